@@ -1,0 +1,109 @@
+/**
+ * The job protocol, declared once: every job's name, the actor that owns it, its args and
+ * its result. The engine routes by this table; workers implement `Handlers<'graph'>` etc., so
+ * a worker that forgets a job, or returns the wrong shape, does not compile.
+ *
+ * Names are the seed's where the seed has one (init_networkdriver, serveapi,
+ * acceptconnections, events, log, subscribers_count, version, commands), and snake_case in
+ * its style otherwise.
+ *
+ * Per-job options:
+ *   stream   the job writes a byte stream to its caller (job.stdout); no deadline by default
+ *   replay   the engine re-runs the job, with the same args, on a restarted actor before
+ *            handing it new jobs (init jobs, serveapi)
+ *   timeoutMs  the deadline if the caller gives none (default DEFAULT_TIMEOUT_MS)
+ */
+import type {
+  EventInput,
+  EventsQuery,
+  ExecStatus,
+  GraphStatus,
+  NetworkStatus,
+  SystemInfo,
+  VersionInfo,
+} from './types/system.js';
+import type {
+  ExecDriverConfig,
+  GraphDriverConfig,
+  NetworkDriverConfig,
+  ServeApiArgs,
+} from './types/config.js';
+import type { FailpointSpec } from './types/failpoints.js';
+
+/** Who can own a job: the engine and the daemon live on the main thread, the rest are workers. */
+export type ActorName = 'engine' | 'daemon' | 'api' | 'network' | 'graph' | 'exec';
+export type WorkerActorName = Exclude<ActorName, 'engine' | 'daemon'>;
+export const WORKER_ACTORS: readonly WorkerActorName[] = ['api', 'network', 'graph', 'exec'];
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+interface JobSpec<A extends ActorName, Args, Result> {
+  actor: A;
+  stream?: boolean;
+  replay?: boolean;
+  timeoutMs?: number;
+  /** Phantom fields: types only, never set at run time. */
+  __args?: Args;
+  __result?: Result;
+}
+
+function job<Args, Result>() {
+  return <A extends ActorName>(actor: A, opts: Omit<JobSpec<A, Args, Result>, 'actor' | '__args' | '__result'> = {}) =>
+    ({ actor, ...opts }) as JobSpec<A, Args, Result>;
+}
+
+type Empty = Record<string, never>;
+
+export const JOBS = {
+  // engine (seed §5.2)
+  commands: job<Empty, string[]>()('engine'),
+  failpoints_list: job<Empty, FailpointSpec[]>()('engine'),
+  failpoints_set: job<FailpointSpec, FailpointSpec[]>()('engine'),
+  failpoints_clear: job<{ name?: string }, FailpointSpec[]>()('engine'),
+
+  // daemon: builtins on the main thread (seed §5.4.3, §5.4.4)
+  version: job<Empty, VersionInfo>()('daemon'),
+  info: job<Empty, SystemInfo>()('daemon'),
+  events: job<EventsQuery, void>()('daemon', { stream: true }),
+  log: job<EventInput, void>()('daemon'),
+  subscribers_count: job<Empty, number>()('daemon'),
+
+  // api actor (seed §5.4.2, §5.7)
+  serveapi: job<ServeApiArgs, { listening: string[] }>()('api', { replay: true }),
+  acceptconnections: job<Empty, { notified: boolean }>()('api', { replay: true }),
+
+  // network actor (seed §5.4.1)
+  init_networkdriver: job<NetworkDriverConfig, NetworkStatus>()('network', { replay: true }),
+  network_status: job<Empty, NetworkStatus>()('network'),
+
+  // graph actor
+  init_graphdriver: job<GraphDriverConfig, GraphStatus>()('graph', { replay: true }),
+  graph_status: job<Empty, GraphStatus>()('graph'),
+
+  // exec actor
+  init_execdriver: job<ExecDriverConfig, ExecStatus>()('exec', { replay: true }),
+  exec_status: job<Empty, ExecStatus>()('exec'),
+} as const;
+
+export type JobTable = typeof JOBS;
+export type JobName = keyof JobTable;
+export type ArgsOf<K extends JobName> = NonNullable<JobTable[K]['__args']>;
+export type ResultOf<K extends JobName> = JobTable[K] extends JobSpec<ActorName, unknown, infer R> ? R : never;
+export type OwnerOf<K extends JobName> = JobTable[K]['actor'];
+
+/** The names of the jobs an actor owns. */
+export type JobsOf<A extends ActorName> = {
+  [K in JobName]: OwnerOf<K> extends A ? K : never;
+}[JobName];
+
+export function isJobName(name: string): name is JobName {
+  return Object.prototype.hasOwnProperty.call(JOBS, name);
+}
+
+export function ownerOf(name: string): ActorName | undefined {
+  return isJobName(name) ? JOBS[name].actor : undefined;
+}
+
+export function jobsOwnedBy(actor: ActorName): JobName[] {
+  return (Object.keys(JOBS) as JobName[]).filter((k) => JOBS[k].actor === actor);
+}
