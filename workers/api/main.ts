@@ -1,0 +1,33 @@
+/**
+ * The api actor (seed §5.4.2): serveapi listens on every -H host; acceptconnections opens the
+ * gate for requests and tells the service manager we are ready (sd_notify READY=1). Requests
+ * are served here; each real one becomes one engine job.
+ */
+import { runActor, type Handlers } from '../../src/actor/runtime.js';
+import { sdNotify } from '../../src/systemd/sdNotify.js';
+import { ApiServer } from './server.js';
+
+let server: ApiServer | null = null;
+
+const handlers: Handlers<'api'> = {
+  serveapi: async (args, ctx) => {
+    server = new ApiServer(ctx.engine, ctx.log);
+    const listening = await server.serve(args, ctx.env.get('Version') || '0.0.0');
+    return { listening };
+  },
+  acceptconnections: async () => {
+    if (!server) throw new Error('acceptconnections before serveapi');
+    // READY=1 only once the sockets listen, so "ready" means reachable.
+    await server.accept();
+    const notified = sdNotify('READY=1');
+    return { notified };
+  },
+};
+
+runActor('api', {
+  handlers,
+  shutdown: async () => {
+    await server?.close();
+  },
+  stats: () => server?.stats() ?? {},
+});

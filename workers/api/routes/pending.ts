@@ -1,0 +1,65 @@
+/**
+ * Engine API routes berth does not serve yet. They answer 501 with a message that says so,
+ * rather than 404: the docker CLI reads a 404 from POST /containers/create as "no such image"
+ * and would go pulling. Swarm routes answer as a dockerd outside swarm mode does (503).
+ * A route leaves this table when its issue lands.
+ */
+import { NotImplementedError, UnavailableError } from '../../../src/errdefs/errors.js';
+import type { Router } from '../router.js';
+
+const PENDING: ReadonlyArray<readonly [string, string, string]> = [
+  // [method, path, issue]
+  ['GET', '/containers/json', '#4'], ['POST', '/containers/create', '#4'], ['GET', '/containers/{id}/json', '#4'],
+  ['GET', '/containers/{id}/top', '#6'], ['GET', '/containers/{id}/logs', '#4'], ['GET', '/containers/{id}/changes', '#6'],
+  ['GET', '/containers/{id}/export', '#6'], ['GET', '/containers/{id}/stats', '#6'], ['POST', '/containers/{id}/resize', '#4'],
+  ['POST', '/containers/{id}/start', '#4'], ['POST', '/containers/{id}/stop', '#4'], ['POST', '/containers/{id}/restart', '#4'],
+  ['POST', '/containers/{id}/kill', '#4'], ['POST', '/containers/{id}/update', '#6'], ['POST', '/containers/{id}/rename', '#4'],
+  ['POST', '/containers/{id}/pause', '#6'], ['POST', '/containers/{id}/unpause', '#6'], ['POST', '/containers/{id}/attach', '#4'],
+  ['GET', '/containers/{id}/attach/ws', '#4'], ['POST', '/containers/{id}/wait', '#4'], ['DELETE', '/containers/{id}', '#4'],
+  ['HEAD', '/containers/{id}/archive', '#6'], ['GET', '/containers/{id}/archive', '#6'], ['PUT', '/containers/{id}/archive', '#6'],
+  ['POST', '/containers/prune', '#4'], ['POST', '/containers/{id}/exec', '#6'], ['POST', '/exec/{id}/start', '#6'],
+  ['POST', '/exec/{id}/resize', '#6'], ['GET', '/exec/{id}/json', '#6'],
+  ['GET', '/images/json', '#3'], ['POST', '/build', 'a later issue'], ['POST', '/build/prune', 'a later issue'],
+  ['POST', '/images/create', '#3'], ['GET', '/images/{name:.*}/json', '#3'], ['GET', '/images/{name:.*}/history', '#3'],
+  ['POST', '/images/{name:.*}/push', '#7'], ['POST', '/images/{name:.*}/tag', '#3'], ['GET', '/images/search', '#7'],
+  ['POST', '/images/prune', '#3'], ['GET', '/images/get', '#3'], ['GET', '/images/{name:.*}/get', '#3'],
+  ['POST', '/images/load', '#3'], ['DELETE', '/images/{name:.*}', '#3'], ['POST', '/commit', '#6'], ['POST', '/auth', '#7'],
+  ['GET', '/system/df', '#3'], ['GET', '/distribution/{name:.*}/json', '#7'],
+  ['GET', '/volumes', '#6'], ['POST', '/volumes/create', '#6'], ['GET', '/volumes/{name}', '#6'],
+  ['DELETE', '/volumes/{name}', '#6'], ['POST', '/volumes/prune', '#6'],
+  ['GET', '/networks', '#5'], ['GET', '/networks/', '#5'], ['GET', '/networks/{id}', '#5'], ['DELETE', '/networks/{id}', '#5'],
+  ['POST', '/networks/create', '#5'], ['POST', '/networks/{id}/connect', '#5'], ['POST', '/networks/{id}/disconnect', '#5'],
+  ['POST', '/networks/prune', '#5'],
+  ['GET', '/plugins', 'a later issue'], ['GET', '/plugins/privileges', 'a later issue'], ['POST', '/plugins/pull', 'a later issue'],
+  ['GET', '/plugins/{name:.*}/json', 'a later issue'], ['DELETE', '/plugins/{name:.*}', 'a later issue'],
+  ['POST', '/plugins/{name:.*}/enable', 'a later issue'], ['POST', '/plugins/{name:.*}/disable', 'a later issue'],
+  ['POST', '/plugins/{name:.*}/upgrade', 'a later issue'], ['POST', '/plugins/create', 'a later issue'],
+  ['POST', '/plugins/{name:.*}/push', 'a later issue'], ['POST', '/plugins/{name:.*}/set', 'a later issue'],
+  ['POST', '/session', 'a later issue'],
+];
+
+const SWARM: ReadonlyArray<readonly [string, string]> = [
+  ['GET', '/nodes'], ['GET', '/nodes/{id}'], ['DELETE', '/nodes/{id}'], ['POST', '/nodes/{id}/update'],
+  ['GET', '/swarm'], ['POST', '/swarm/init'], ['POST', '/swarm/join'], ['POST', '/swarm/leave'], ['POST', '/swarm/update'],
+  ['GET', '/swarm/unlockkey'], ['POST', '/swarm/unlock'],
+  ['GET', '/services'], ['POST', '/services/create'], ['GET', '/services/{id}'], ['DELETE', '/services/{id}'],
+  ['POST', '/services/{id}/update'], ['GET', '/services/{id}/logs'], ['GET', '/tasks'], ['GET', '/tasks/{id}'],
+  ['GET', '/tasks/{id}/logs'], ['GET', '/secrets'], ['POST', '/secrets/create'], ['GET', '/secrets/{id}'],
+  ['DELETE', '/secrets/{id}'], ['POST', '/secrets/{id}/update'], ['GET', '/configs'], ['POST', '/configs/create'],
+  ['GET', '/configs/{id}'], ['DELETE', '/configs/{id}'], ['POST', '/configs/{id}/update'],
+];
+
+/** pendingRoutes registers the table; call it last, so real routes win. */
+export function pendingRoutes(r: Router): void {
+  for (const [method, path, issue] of PENDING) {
+    r.add(method, path, async () => {
+      throw new NotImplementedError(`berth does not implement ${method} ${path} yet (planned: ${issue})`);
+    });
+  }
+  for (const [method, path] of SWARM) {
+    r.add(method, path, async () => {
+      // dockerd's own answer outside swarm mode (berth never runs one).
+      throw new UnavailableError('This node is not part of a swarm');
+    });
+  }
+}

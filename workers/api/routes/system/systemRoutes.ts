@@ -1,0 +1,57 @@
+/**
+ * Handlers of the system area: /_ping, /version, /info, /events. Thin: parse the request,
+ * run the job, write the answer. /_ping and /version are answered here without an engine round
+ * trip (/version from a cache filled once from the `version` job).
+ */
+import { once } from 'node:events';
+import type { VersionInfo } from '../../../../src/protocol/types/system.js';
+import type { RouteContext } from '../../httputils.js';
+import { writeJson } from '../../httputils.js';
+
+/** pingHandler answers GET and HEAD /_ping as dockerd: "OK", never cached. */
+export async function pingHandler(ctx: RouteContext): Promise<void> {
+  const head = ctx.req.method === 'HEAD';
+  ctx.res.writeHead(200, {
+    'Builder-Version': '1',
+    'Cache-Control': 'no-cache, no-store, must-revalidate',
+    Pragma: 'no-cache',
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': head ? 0 : 2,
+  });
+  ctx.res.end(head ? undefined : 'OK');
+}
+
+export function makeVersionHandler(cached: (ctx: RouteContext) => Promise<VersionInfo>) {
+  return async function getVersion(ctx: RouteContext): Promise<void> {
+    writeJson(ctx.res, 200, await cached(ctx));
+  };
+}
+
+export async function getInfo(ctx: RouteContext): Promise<void> {
+  writeJson(ctx.res, 200, await ctx.engine.job('info', {}, { signal: ctx.signal }));
+}
+
+/**
+ * getEvents streams events as JSON lines. A bad query fails before the stream starts, with a
+ * JSON error; otherwise the 200 headers go out at once (clients wait for them) and the body
+ * follows until `until` passes or the client leaves.
+ */
+export async function getEvents(ctx: RouteContext): Promise<void> {
+  const q = ctx.query;
+  const { output, done } = ctx.engine.stream(
+    'events',
+    { since: q.get('since') ?? undefined, until: q.get('until') ?? undefined, filters: q.get('filters') ?? undefined },
+    { signal: ctx.signal },
+  );
+  await Promise.race([output.begun, done]);
+  ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+  ctx.res.flushHeaders();
+  try {
+    for await (const chunk of output) {
+      if (!ctx.res.write(chunk)) await once(ctx.res, 'drain');
+    }
+    await done;
+  } finally {
+    ctx.res.end();
+  }
+}

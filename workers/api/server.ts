@@ -1,0 +1,214 @@
+/**
+ * ApiServer serves the Engine API on every -H host (the seed's ServeApi, §5.7).
+ *
+ * A request goes: wait for the activation gate (requests that arrive before
+ * acceptconnections wait rather than fail: the seed's activationLock) → OPTIONS/CORS → strip
+ * and check the /vX.Y prefix → route → handler → on a thrown error, the one error writer.
+ * Handlers never write error responses themselves.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { readFile } from 'node:fs/promises';
+import { InvalidParameterError, NotFoundError, SystemError, toWire } from '../../src/errdefs/errors.js';
+import type { ActorLogger, EngineClient } from '../../src/actor/runtime.js';
+import type { ServeApiArgs } from '../../src/protocol/types/config.js';
+import type { VersionInfo } from '../../src/protocol/types/system.js';
+import { writeError, type RouteContext } from './httputils.js';
+import { listenTcp, listenUnix, socketGid, type UnixListener } from './listeners.js';
+import { Router } from './router.js';
+import { API_VERSION, MIN_API_VERSION, compareVersions } from '../../src/protocol/api.js';
+import { systemRoutes } from './routes/system/system.js';
+import { debugRoutes } from './routes/debug/debug.js';
+import { pendingRoutes } from './routes/pending.js';
+
+const CORS_HEADERS = 'Origin, X-Requested-With, Content-Type, Accept, X-Registry-Auth';
+const CORS_METHODS = 'HEAD, GET, POST, DELETE, PUT, OPTIONS';
+
+export class ApiServer {
+  private readonly servers: Server[] = [];
+  private readonly unixListeners: UnixListener[] = [];
+  private router = new Router();
+  private args: ServeApiArgs | null = null;
+  private openGate!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.openGate = resolve));
+  private gateOpen = false;
+  private listening: Promise<void> = new Promise(() => {});
+  private versionCache: Promise<VersionInfo> | null = null;
+  private serverHeader = 'berth (linux)';
+  private inFlight = 0;
+
+  constructor(
+    private readonly engine: EngineClient,
+    private readonly log: ActorLogger,
+  ) {}
+
+  /** serve listens on every host; it resolves once all listen (or rejects on the first failure). */
+  async serve(args: ServeApiArgs, version: string): Promise<string[]> {
+    if (this.args) throw new SystemError('serveapi is already running');
+    this.args = args;
+    this.serverHeader = `berth/${version} (linux)`;
+    this.router = this.buildRouter(args);
+    let resolveListening!: () => void;
+    this.listening = new Promise((r) => (resolveListening = r));
+
+    const { gid, group } = await socketGid(args.socketGroup, args.socketGroupExplicit);
+    const tlsOptions = args.tls ? await this.loadTls(args) : null;
+    const done: string[] = [];
+    try {
+      for (const host of args.hosts) {
+        const server = tlsOptions ? createHttpsServer(tlsOptions, (q, s) => this.handle(q, s)) : createHttpServer((q, s) => this.handle(q, s));
+        // Long uploads (image load) and streams (events, logs) must not be cut by Node's default.
+        server.requestTimeout = 0;
+        server.headersTimeout = 60_000;
+        if (host.proto === 'unix') {
+          this.unixListeners.push(await listenUnix(server, host.addr, gid));
+          this.log.info(`API listen on ${host.addr}`, { group });
+        } else {
+          const [h, p] = splitHostPort(host.addr);
+          const a = await listenTcp(server, h, p);
+          this.log.info(`API listen on ${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`, { tls: Boolean(tlsOptions) });
+        }
+        this.servers.push(server);
+        done.push(host.spec);
+      }
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+    resolveListening();
+    return done;
+  }
+
+  /** accept opens the gate: requests waiting since start-up are served now. */
+  async accept(): Promise<void> {
+    await this.listening;
+    this.gateOpen = true;
+    this.openGate();
+  }
+
+  get accepting(): boolean {
+    return this.gateOpen;
+  }
+
+  private async loadTls(args: ServeApiArgs) {
+    const read = async (what: string, path: string) => {
+      try {
+        return await readFile(path);
+      } catch (err) {
+        throw new SystemError(`failed to create API server: could not load TLS ${what} ${JSON.stringify(path)}: ${(err as Error).message}`);
+      }
+    };
+    const cert = await read('certificate', args.tlsCert);
+    const key = await read('key', args.tlsKey);
+    const ca = args.tlsVerify ? await read('CA certificate', args.tlsCa) : undefined;
+    // --tlsverify: a client must present a certificate signed by the CA (mutual TLS).
+    return { cert, key, ca, requestCert: args.tlsVerify, rejectUnauthorized: args.tlsVerify, minVersion: 'TLSv1.2' as const };
+  }
+
+  private buildRouter(args: ServeApiArgs): Router {
+    const r = new Router();
+    systemRoutes(r, { version: () => this.version() });
+    if (args.failpoints) debugRoutes(r, { maxJsonBody: args.maxJsonBody });
+    pendingRoutes(r);
+    return r;
+  }
+
+  /** version answers from a cache filled once from the engine's `version` job. */
+  private version(): Promise<VersionInfo> {
+    if (!this.versionCache) {
+      this.versionCache = this.engine.job('version', {});
+      this.versionCache.catch(() => (this.versionCache = null));
+    }
+    return this.versionCache;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const ac = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) ac.abort(); // the client went away before we finished
+    });
+    this.inFlight++;
+    try {
+      await this.gate;
+      await this.dispatch(req, res, ac.signal);
+    } catch (err) {
+      const status = writeError(res, err);
+      if (status >= 500 && status !== 501 && status !== 503) {
+        this.log.error(`Handler for ${req.method} ${req.url} returned error: ${toWire(err).message}`);
+      } else {
+        this.log.debug(`Handler for ${req.method} ${req.url} returned error: ${toWire(err).message}`, { status });
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://berth');
+    this.log.debug(`Calling ${method} ${url.pathname}`);
+    const cors = this.args?.corsHeader;
+    if (cors) {
+      res.setHeader('Access-Control-Allow-Origin', cors);
+      res.setHeader('Access-Control-Allow-Headers', CORS_HEADERS);
+      res.setHeader('Access-Control-Allow-Methods', CORS_METHODS);
+    }
+
+    let path = url.pathname;
+    let version = API_VERSION;
+    const m = /^\/v([0-9.]+)(\/.*)$/.exec(path);
+    if (m) {
+      version = m[1]!;
+      path = m[2]!;
+    }
+    res.setHeader('Api-Version', API_VERSION);
+    res.setHeader('Ostype', 'linux');
+    res.setHeader('Server', this.serverHeader);
+    if (m && compareVersions(version, API_VERSION) > 0) {
+      throw new InvalidParameterError(`client version ${version} is too new. Maximum supported API version is ${API_VERSION}`);
+    }
+    if (m && compareVersions(version, MIN_API_VERSION) < 0) {
+      throw new InvalidParameterError(`client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
+    }
+    res.setHeader('Docker-Experimental', 'false');
+
+    if (method === 'OPTIONS') {
+      // CORS preflight (and dockerd answers OPTIONS on any path with 200).
+      res.writeHead(200, { 'Content-Length': 0 });
+      res.end();
+      return;
+    }
+    const match = this.router.match(method, path);
+    if (!match) {
+      for (const h of ['Api-Version', 'Ostype', 'Server', 'Docker-Experimental']) res.removeHeader(h);
+      throw new NotFoundError('page not found');
+    }
+    const ctx: RouteContext = { req, res, vars: match.vars, query: url.searchParams, version, engine: this.engine, log: this.log, signal };
+    await match.route.handler(ctx);
+  }
+
+  /**
+   * close stops listening and removes the unix sockets at once, ends idle keep-alive
+   * connections, and gives requests in flight `graceMs` before cutting them.
+   */
+  async close(graceMs = 2_000): Promise<void> {
+    const servers = this.servers.splice(0);
+    const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const l of this.unixListeners.splice(0)) await l.cleanup();
+    for (const s of servers) s.closeIdleConnections();
+    const timer = setTimeout(() => servers.forEach((s) => s.closeAllConnections()), graceMs);
+    await Promise.all(closed);
+    clearTimeout(timer);
+  }
+
+  stats(): Record<string, unknown> {
+    return { listeners: this.servers.length, requestsInFlight: this.inFlight, accepting: this.gateOpen };
+  }
+}
+
+/** splitHostPort splits "host:port" and "[v6]:port". */
+export function splitHostPort(addr: string): [string, number] {
+  const m = /^\[(.*)\]:(\d+)$/.exec(addr) ?? /^([^:]*):(\d+)$/.exec(addr);
+  if (!m) throw new SystemError(`bad tcp address ${addr}`);
+  return [m[1]!, Number(m[2])];
+}

@@ -1,0 +1,81 @@
+/**
+ * The runc driver: containers run by runc (OCI runtime), each watched by its own conmon, so
+ * they outlive berthd. Here: finding both binaries, their versions, and the cgroup layout.
+ * Debian's crun cannot drive a hybrid cgroup v1 layout; it is refused with that reason rather
+ * than failing obscurely at the first `docker run`.
+ */
+import { execFile } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { SystemError } from '../../../src/errdefs/errors.js';
+import type { ExecDriverConfig } from '../../../src/protocol/types/config.js';
+import type { ExecStatus } from '../../../src/protocol/types/system.js';
+import type { ExecDriver } from '../driver.js';
+import { cgroupSupport, cgroupVersion, cgroupWarnings } from '../cgroups.js';
+
+const run = promisify(execFile);
+
+/** Runtimes berth knows; --default-runtime must name one. */
+export const RUNTIMES = ['runc', 'crun'] as const;
+
+export async function which(bin: string): Promise<string | null> {
+  for (const dir of (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+    const p = join(dir, bin);
+    try {
+      await access(p, constants.X_OK);
+      return p;
+    } catch {
+      // next
+    }
+  }
+  return null;
+}
+
+/** versionOf runs `<bin> --version` and reads "X version V" and "commit: C" from it. */
+async function versionOf(name: string, path: string): Promise<{ name: string; version: string; commit: string } | null> {
+  try {
+    const { stdout } = await run(path, ['--version'], { timeout: 5_000 });
+    const version = /version\s+(\S+)/.exec(stdout)?.[1] ?? '';
+    const commit = /commit:\s*(\S+)/.exec(stdout)?.[1] ?? '';
+    return { name, version, commit };
+  } catch {
+    return null;
+  }
+}
+
+export class RuncDriver implements ExecDriver {
+  readonly name = 'runc';
+  private current: ExecStatus | null = null;
+
+  async init(config: ExecDriverConfig): Promise<ExecStatus> {
+    const runtime = config.defaultRuntime;
+    const version = await cgroupVersion();
+    if (runtime === 'crun' && version === '1') {
+      throw new SystemError('default runtime crun cannot run containers on this host: it needs cgroup v2, and this host has a (hybrid) cgroup v1 layout; use --default-runtime runc');
+    }
+    const warnings: string[] = [];
+    const runtimePath = await which(runtime);
+    if (!runtimePath) warnings.push(`WARNING: ${runtime} was not found in PATH: containers cannot be started`);
+    const conmonPath = await which('conmon');
+    if (!conmonPath) warnings.push('WARNING: conmon was not found in PATH: containers cannot be started');
+    const support = await cgroupSupport(version);
+    warnings.push(...cgroupWarnings(support));
+    this.current = {
+      defaultRuntime: runtime,
+      runtimes: { [runtime]: { path: runtimePath ?? runtime } },
+      runtimeVersion: runtimePath ? await versionOf(runtime, runtimePath) : null,
+      monitorVersion: conmonPath ? await versionOf('conmon', conmonPath) : null,
+      cgroupDriver: 'cgroupfs',
+      cgroupVersion: version,
+      cgroup: support,
+      warnings,
+    };
+    return this.current;
+  }
+
+  async status(): Promise<ExecStatus> {
+    if (!this.current) throw new SystemError('the exec driver is not initialised yet');
+    return this.current;
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * vfs: every layer a full copy of its parent. Slow and large, but it works on any filesystem,
+ * which is why it is the fallback when overlayfs is not available.
+ */
+import { mkdir } from 'node:fs/promises';
+import type { GraphStatus } from '../../../src/protocol/types/system.js';
+import { InvalidParameterError } from '../../../src/errdefs/errors.js';
+import type { GraphDriver } from '../driver.js';
+
+export class VfsDriver implements GraphDriver {
+  readonly name = 'vfs';
+  private home = '';
+
+  async init(home: string, options: string[]): Promise<void> {
+    for (const opt of options) {
+      throw new InvalidParameterError(`vfs: unknown option ${opt.split('=')[0]}`);
+    }
+    await mkdir(home, { recursive: true, mode: 0o710 });
+    this.home = home;
+  }
+
+  async status(): Promise<GraphStatus> {
+    return { driver: this.name, home: this.home, driverStatus: [], warnings: [] };
+  }
+}

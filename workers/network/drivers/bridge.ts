@@ -1,0 +1,51 @@
+/**
+ * The bridge driver (the seed's bridge.InitDriver). For now init_networkdriver checks the
+ * host's forwarding and bridge-netfilter settings and reports them as dockerd's `docker info`
+ * warnings; creating the bridge, addresses and firewall rules arrives with issue #5.
+ * `-b none` disables container networking, as in the seed (DisableNetwork).
+ */
+import { readFile } from 'node:fs/promises';
+import type { NetworkDriverConfig } from '../../../src/protocol/types/config.js';
+import type { NetworkStatus } from '../../../src/protocol/types/system.js';
+import type { NetworkDriver } from '../driver.js';
+
+async function sysctl(path: string): Promise<boolean | null> {
+  try {
+    return (await readFile(path, 'utf8')).trim() === '1';
+  } catch {
+    return null; // absent: e.g. br_netfilter not loaded
+  }
+}
+
+export class BridgeDriver implements NetworkDriver {
+  readonly name = 'bridge';
+  private config: NetworkDriverConfig | null = null;
+
+  async init(config: NetworkDriverConfig): Promise<NetworkStatus> {
+    this.config = config;
+    return this.status();
+  }
+
+  async status(): Promise<NetworkStatus> {
+    const cfg = this.config;
+    const forwarding = (await sysctl('/proc/sys/net/ipv4/ip_forward')) ?? false;
+    const nf4 = await sysctl('/proc/sys/net/bridge/bridge-nf-call-iptables');
+    const nf6 = await sysctl('/proc/sys/net/bridge/bridge-nf-call-ip6tables');
+    const disabled = cfg?.bridge === 'none';
+    const warnings: string[] = [];
+    if (!disabled) {
+      if (!forwarding && cfg && !cfg.ipForward) warnings.push('WARNING: IPv4 forwarding is disabled');
+      if (nf4 !== true) warnings.push('WARNING: bridge-nf-call-iptables is disabled');
+      if (nf6 !== true) warnings.push('WARNING: bridge-nf-call-ip6tables is disabled');
+    }
+    return {
+      driver: this.name,
+      bridge: disabled ? 'none' : cfg?.bridge || 'berth0',
+      disabled,
+      ipv4Forwarding: forwarding,
+      bridgeNfIptables: nf4 === true,
+      bridgeNfIp6tables: nf6 === true,
+      warnings,
+    };
+  }
+}
