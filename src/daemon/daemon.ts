@@ -1,0 +1,99 @@
+/**
+ * Daemon is the seed's daemon object (§5.5.1–5.5.2): it initialises the drivers through their
+ * actors' init jobs, holds the records (containers and images arrive with #3/#4), and installs
+ * its jobs on the engine. It reaches the actors only through engine jobs.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DaemonConfig } from '../config/config.js';
+import type { Engine, MainHandlers } from '../engine/engine.js';
+import type { ExecStatus, GraphStatus, NetworkStatus } from '../protocol/types/system.js';
+import { atomicWriteFile } from './fsutil.js';
+import { systemInfo } from './info.js';
+import { versionInfo } from './version.js';
+
+export interface DaemonDeps {
+  engine: Engine;
+  config: DaemonConfig;
+  eventListeners: () => number;
+  threads: () => number;
+}
+
+/** engineId is the daemon's ID, stable across restarts (<data-root>/engine-id, as dockerd 23+). */
+async function engineId(dataRoot: string): Promise<string> {
+  const file = join(dataRoot, 'engine-id');
+  try {
+    const id = (await readFile(file, 'utf8')).trim();
+    if (id) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = randomUUID();
+  await atomicWriteFile(file, id, 0o600);
+  return id;
+}
+
+export class Daemon {
+  private constructor(
+    private readonly deps: DaemonDeps,
+    private config: DaemonConfig,
+    readonly id: string,
+    readonly network: NetworkStatus,
+    readonly graph: GraphStatus,
+    readonly exec: ExecStatus,
+  ) {}
+
+  /**
+   * create initialises the three drivers concurrently; the daemon starts only if all three
+   * do (the first failure is the daemon's).
+   */
+  static async create(deps: DaemonDeps): Promise<Daemon> {
+    const c = deps.config;
+    const id = await engineId(c.dataRoot);
+    const [network, graph, exec] = await Promise.all([
+      deps.engine.call('init_networkdriver', {
+        bridge: c.bridge,
+        bip: c.bip,
+        fixedCidr: c.fixedCidr,
+        mtu: c.mtu || 1500,
+        icc: c.icc,
+        iptables: c.iptables,
+        ipForward: c.ipForward,
+        ipMasq: c.ipMasq,
+        defaultIp: c.ip,
+        dns: c.dns,
+        dnsSearch: c.dnsSearch,
+        dataRoot: c.dataRoot,
+        execRoot: c.execRoot,
+      }),
+      deps.engine.call('init_graphdriver', { dataRoot: c.dataRoot, driver: c.storageDriver, options: c.storageOpts }),
+      deps.engine.call('init_execdriver', { dataRoot: c.dataRoot, execRoot: c.execRoot, defaultRuntime: c.defaultRuntime, selinuxEnabled: c.selinuxEnabled }),
+    ]);
+    return new Daemon(deps, c, id, network, graph, exec);
+  }
+
+  /** handlers are the daemon's own jobs (the seed's d.Install). */
+  handlers(): Pick<MainHandlers<'daemon'>, 'version' | 'info'> {
+    return {
+      version: async () => versionInfo(this.exec),
+      info: async () =>
+        systemInfo({
+          engine: this.deps.engine,
+          config: () => this.config,
+          id: this.id,
+          eventListeners: this.deps.eventListeners,
+          threads: this.deps.threads,
+        }),
+    };
+  }
+
+  /** reload applies what can change without a restart (SIGHUP): log level, debug, labels. */
+  reload(next: DaemonConfig): void {
+    this.config = { ...this.config, debug: next.debug, logLevel: next.logLevel, labels: next.labels };
+  }
+
+  get current(): DaemonConfig {
+    return this.config;
+  }
+}

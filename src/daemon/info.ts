@@ -1,0 +1,152 @@
+/**
+ * The `info` job: GET /info with the fields dockerd 20.10 returns
+ * (test/fixtures/dockerd-20.10/info.json). It asks each driver actor for its status; an actor
+ * that is down makes the job fail with its `unavailable` error (503), rather than answer with
+ * made-up values.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism, hostname, machine, release, totalmem } from 'node:os';
+import type { DaemonConfig } from '../config/config.js';
+import { isLoopback } from '../config/config.js';
+import type { Engine } from '../engine/engine.js';
+import type { SystemInfo } from '../protocol/types/system.js';
+import { buildInfo } from './buildInfo.js';
+
+export interface InfoDeps {
+  engine: Engine;
+  config: () => DaemonConfig;
+  id: string;
+  eventListeners: () => number;
+  threads: () => number;
+}
+
+function osRelease(): { pretty: string; version: string } {
+  try {
+    const text = readFileSync('/etc/os-release', 'utf8');
+    const get = (k: string) => new RegExp(`^${k}=("?)(.*)\\1$`, 'm').exec(text)?.[2] ?? '';
+    return { pretty: get('PRETTY_NAME') || 'Linux', version: get('VERSION_ID') };
+  } catch {
+    return { pretty: 'Linux', version: '' };
+  }
+}
+
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return 0;
+  }
+}
+
+/** The proxy settings the daemon runs with, credentials masked as dockerd masks them. */
+function proxy(name: string): string {
+  const v = process.env[name] ?? process.env[name.toLowerCase()] ?? '';
+  try {
+    const u = new URL(v);
+    if (u.password) u.password = 'xxxxx';
+    return u.password || u.username ? u.toString() : v;
+  } catch {
+    return v;
+  }
+}
+
+export async function systemInfo(deps: InfoDeps): Promise<SystemInfo> {
+  const { engine } = deps;
+  const cfg = deps.config();
+  const [net, graph, exec] = await Promise.all([
+    engine.call('network_status', {}),
+    engine.call('graph_status', {}),
+    engine.call('exec_status', {}),
+  ]);
+  const os = osRelease();
+  const warnings = [...graph.warnings, ...exec.warnings, ...net.warnings];
+  for (const h of cfg.hosts) {
+    if (h.proto === 'tcp' && !cfg.tls && isLoopback(h.addr)) {
+      warnings.unshift(
+        `WARNING: API is accessible on http://${h.addr} without encryption.\n` +
+          '         Access to the remote API is equivalent to root access on the host. Refer\n' +
+          "         to the 'Docker daemon attack surface' section in the documentation for\n" +
+          '         more information: https://docs.docker.com/go/attack-surface/',
+      );
+    }
+  }
+  if (cfg.debugFailpoints) {
+    warnings.unshift('WARNING: berthd runs with --debug-failpoints: fault injection is enabled (PUT /debug/failpoints); do not use this daemon for real work');
+  }
+  const insecureCidrs = ['127.0.0.0/8', ...cfg.insecureRegistries.filter((r) => r.includes('/'))];
+  const indexConfigs: Record<string, unknown> = {
+    'docker.io': { Name: 'docker.io', Mirrors: cfg.registryMirrors.map((m) => m.replace(/\/?$/, '/')), Secure: true, Official: true },
+  };
+  for (const r of cfg.insecureRegistries.filter((x) => !x.includes('/'))) {
+    indexConfigs[r] = { Name: r, Mirrors: [], Secure: false, Official: false };
+  }
+  const runtimeCommit = exec.runtimeVersion?.commit || exec.runtimeVersion?.version || '';
+  return {
+    ID: deps.id,
+    Containers: 0,
+    ContainersRunning: 0,
+    ContainersPaused: 0,
+    ContainersStopped: 0,
+    Images: 0,
+    Driver: graph.driver,
+    DriverStatus: graph.driverStatus,
+    Plugins: { Volume: [], Network: [net.driver], Authorization: null, Log: [] },
+    MemoryLimit: exec.cgroup.memoryLimit,
+    SwapLimit: exec.cgroup.swapLimit,
+    KernelMemory: exec.cgroup.kernelMemory,
+    KernelMemoryTCP: exec.cgroup.kernelMemoryTCP,
+    CpuCfsPeriod: exec.cgroup.cpuCfsPeriod,
+    CpuCfsQuota: exec.cgroup.cpuCfsQuota,
+    CPUShares: exec.cgroup.cpuShares,
+    CPUSet: exec.cgroup.cpuSet,
+    PidsLimit: exec.cgroup.pidsLimit,
+    IPv4Forwarding: net.ipv4Forwarding,
+    BridgeNfIptables: net.bridgeNfIptables,
+    BridgeNfIp6tables: net.bridgeNfIp6tables,
+    Debug: cfg.debug,
+    NFd: openFds(),
+    OomKillDisable: exec.cgroup.oomKillDisable,
+    // Go counts goroutines; berth's unit of concurrency is a thread: main plus its actors.
+    NGoroutines: deps.threads(),
+    SystemTime: new Date().toISOString().replace(/\.(\d{3})Z$/, (_, ms: string) => `.${ms}000000Z`),
+    LoggingDriver: 'json-file',
+    CgroupDriver: exec.cgroupDriver,
+    CgroupVersion: exec.cgroupVersion,
+    NEventsListener: deps.eventListeners(),
+    KernelVersion: release(),
+    OperatingSystem: os.pretty,
+    OSVersion: os.version,
+    OSType: 'linux',
+    Architecture: machine(),
+    IndexServerAddress: 'https://index.docker.io/v1/',
+    RegistryConfig: {
+      AllowNondistributableArtifactsCIDRs: [],
+      AllowNondistributableArtifactsHostnames: [],
+      InsecureRegistryCIDRs: insecureCidrs,
+      IndexConfigs: indexConfigs,
+      Mirrors: cfg.registryMirrors.map((m) => m.replace(/\/?$/, '/')),
+    },
+    NCPU: availableParallelism(),
+    MemTotal: totalmem(),
+    GenericResources: null,
+    DockerRootDir: cfg.dataRoot,
+    HttpProxy: proxy('HTTP_PROXY'),
+    HttpsProxy: proxy('HTTPS_PROXY'),
+    NoProxy: process.env.NO_PROXY ?? process.env.no_proxy ?? '',
+    Name: hostname(),
+    Labels: cfg.labels,
+    ExperimentalBuild: false,
+    ServerVersion: buildInfo().version,
+    Runtimes: exec.runtimes,
+    DefaultRuntime: exec.defaultRuntime,
+    Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
+    LiveRestoreEnabled: false,
+    Isolation: '',
+    InitBinary: '',
+    ContainerdCommit: { ID: '', Expected: '' },
+    RuncCommit: { ID: runtimeCommit, Expected: runtimeCommit },
+    InitCommit: { ID: '', Expected: '' },
+    SecurityOptions: [],
+    Warnings: warnings,
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * mainDaemon is the seed's mainDaemon() (§5): the composition root, and the only place that
+ * knows every part. Step by step:
+ *
+ *   5.1  the config is already parsed and validated (src/config);
+ *        the data root, exec root and pidfile are made (and unmade if start-up fails);
+ *   5.2  new Engine() (it registers `commands`);
+ *   5.3  the signal trap;
+ *   5.4  builtins: the events jobs and failpoints on the main thread, and the actors, started
+ *        from their child specs, which register init_networkdriver, serveapi,
+ *        acceptconnections and the driver jobs;
+ *   5.5  the daemon: init the drivers, install the daemon's jobs, then acceptconnections
+ *        (open the gate, sd_notify READY=1) — concurrently with:
+ *   5.6  one log line: version, commit, exec driver, graph driver;
+ *   5.7  serveapi with the seed's job env, listening on every -H host.
+ */
+import { chmod, lstat, mkdir, readdir, rm, unlink } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { dirname, join } from 'node:path';
+import { writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { configAttributes, loadConfig, type DaemonConfig } from './config/config.js';
+import { Engine } from './engine/engine.js';
+import { Failpoints } from './engine/failpoints.js';
+import { Supervisor, type SupervisorOptions } from './engine/supervisor.js';
+import { childSpecs } from './engine/childSpecs.js';
+import { trap } from './engine/trap.js';
+import { Events } from './events/events.js';
+import { Daemon } from './daemon/daemon.js';
+import { createPidfile, type Pidfile } from './daemon/pidfile.js';
+import { buildInfo } from './daemon/buildInfo.js';
+import { Env } from './protocol/env.js';
+import { toWire } from './errdefs/errors.js';
+import { log, setLogLevel } from './log/log.js';
+
+/** Test hooks for supervision timing (never set in production). */
+export interface MainOptions {
+  supervisor?: SupervisorOptions;
+  argv?: readonly string[];
+}
+
+/** What start-up created, so a failed start can remove exactly that and nothing else. */
+class Created {
+  private readonly paths: string[] = [];
+  private readonly before = new Map<string, Set<string>>();
+
+  /** root makes a directory (and parents) with `mode`, remembering what did not exist. */
+  async root(path: string, mode: number, what: string): Promise<void> {
+    let top: string | null = null;
+    for (let p = path; ; p = dirname(p)) {
+      const st = await lstat(p).catch(() => null);
+      if (st) break;
+      top = p;
+      if (dirname(p) === p) break;
+    }
+    try {
+      await mkdir(path, { recursive: true, mode });
+      await chmod(path, mode);
+    } catch (err) {
+      throw new Error(`failed to start daemon: cannot create the ${what} ${path}: ${(err as Error).message}`);
+    }
+    if (top) this.paths.push(top);
+    else this.before.set(path, new Set(await readdir(path)));
+  }
+
+  add(path: string): void {
+    this.paths.push(path);
+  }
+
+  /** undo removes what this start made: new roots whole, new entries of existing roots. */
+  async undo(): Promise<void> {
+    for (const p of this.paths.reverse()) await rm(p, { recursive: true, force: true }).catch(() => {});
+    for (const [root, had] of this.before) {
+      for (const e of await readdir(root).catch(() => [] as string[])) {
+        if (!had.has(e)) await rm(join(root, e), { recursive: true, force: true }).catch(() => {});
+      }
+    }
+  }
+}
+
+function probe(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = createConnection(path);
+    c.once('connect', () => (c.destroy(), resolve(true)));
+    c.once('error', () => resolve(false));
+  });
+}
+
+/** removeStaleSockets removes our unix sockets if the api actor could not (it hung or crashed). */
+async function removeStaleSockets(cfg: DaemonConfig): Promise<void> {
+  for (const h of cfg.hosts) {
+    if (h.proto !== 'unix') continue;
+    const st = await lstat(h.addr).catch(() => null);
+    if (st?.isSocket() && !(await probe(h.addr))) await unlink(h.addr).catch(() => {});
+  }
+}
+
+export async function mainDaemon(cfg: DaemonConfig, opts: MainOptions = {}): Promise<void> {
+  setLogLevel(cfg.logLevel);
+  const build = buildInfo();
+  log('info', 'Starting up');
+  if (cfg.debugFailpoints) log('warn', 'fault injection is enabled (--debug-failpoints): do not use this daemon for real work');
+
+  // 5.1: state directories and the pidfile.
+  const created = new Created();
+  let pidfile: Pidfile | null = null;
+  const fail = async (err: unknown): Promise<never> => {
+    writeSync(2, `${toWire(err).message}\n`);
+    await pidfile?.remove();
+    await created.undo();
+    process.exit(1);
+  };
+  try {
+    await created.root(cfg.dataRoot, 0o710, 'data root');
+    await created.root(cfg.execRoot, 0o711, 'exec root');
+    pidfile = await createPidfile(cfg.pidfile);
+  } catch (err) {
+    return fail(err);
+  }
+
+  // 5.2: the engine.
+  const engine = new Engine({ logging: true });
+  const events = new Events();
+  let exiting: Promise<never> | null = null;
+  const stop = (code: number): Promise<never> => {
+    exiting ??= (async () => {
+      await engine.shutdown();
+      await removeStaleSockets(cfg);
+      await pidfile?.remove();
+      log('info', 'Daemon shutdown complete');
+      process.exit(code);
+    })();
+    return exiting;
+  };
+
+  // 5.4 (part): the actors, supervised.
+  const supervisor = new Supervisor(engine, childSpecs(), {
+    logLevel: cfg.logLevel,
+    ...opts.supervisor,
+    onGiveUp: () => void stop(1),
+  });
+  engine.onShutdown(() => supervisor.stopAll());
+
+  // 5.3: the signal trap.
+  trap({
+    cleanup: async () => {
+      await stop(0);
+    },
+    dump: () => {
+      const now = Date.now();
+      const dump = {
+        actors: supervisor.dump(),
+        jobs: engine.inFlight().map((j) => ({ id: j.id, job: j.describe(), from: j.from, ageMs: now - j.startedAt })),
+      };
+      writeSync(2, `=== berthd SIGQUIT dump ===\n${JSON.stringify(dump, null, 2)}\n=== end of dump ===\n`);
+    },
+  });
+
+  // 5.4: builtins.
+  if (cfg.debugFailpoints) new Failpoints().install(engine);
+  let daemon: Daemon | null = null;
+  try {
+    await supervisor.startAll();
+  } catch (err) {
+    await engine.shutdown();
+    return fail(err);
+  }
+
+  // SIGHUP reloads what can change at run time, and says so on the events bus.
+  process.on('SIGHUP', () => {
+    log('info', `Got signal to reload configuration, reloading from: ${cfg.configFile}`);
+    try {
+      const inv = loadConfig(opts.argv ?? process.argv.slice(2));
+      if (inv.kind !== 'run' || !daemon) return;
+      daemon.reload(inv.config);
+      setLogLevel(inv.config.logLevel);
+      // dockerd's reload event: the daemon's ID, and its configuration as string attributes.
+      events.publish({ Type: 'daemon', Action: 'reload', Actor: { ID: daemon.id, Attributes: { ...configAttributes(daemon.current), name: hostname() } } });
+      log('info', 'Reloaded configuration', { debug: inv.config.debug, 'log-level': inv.config.logLevel });
+    } catch (err) {
+      log('error', `Error reconfiguring the daemon: ${toWire(err).message}`);
+    }
+  });
+
+  // 5.5: the daemon, then acceptconnections — concurrently with 5.7 serveapi.
+  const daemonUp = (async () => {
+    daemon = await Daemon.create({
+      engine,
+      config: cfg,
+      eventListeners: () => events.subscriberCount,
+      threads: () => 1 + supervisor.dump().filter((a) => a.alive).length,
+    });
+    engine.install<'daemon'>({ ...events.handlers(), ...daemon.handlers() });
+    // 5.6
+    log('info', `berth daemon: ${build.version} ${build.commit}; execdriver: ${daemon.exec.defaultRuntime}; graphdriver: ${daemon.graph.driver}`, {
+      commit: build.commit,
+      execdriver: daemon.exec.defaultRuntime,
+      graphdriver: daemon.graph.driver,
+      version: build.version,
+    });
+    await engine.call('acceptconnections', {});
+  })();
+
+  // 5.7: serveapi, with the seed's job env.
+  const env = new Env();
+  env.setBool('Logging', true);
+  env.setBool('EnableCors', cfg.apiCorsHeader !== '');
+  env.set('Version', build.version);
+  env.set('SocketGroup', cfg.group);
+  env.setBool('Tls', cfg.tls);
+  env.setBool('TlsVerify', cfg.tlsVerify);
+  env.set('TlsCa', cfg.tlsCaCert);
+  env.set('TlsCert', cfg.tlsCert);
+  env.set('TlsKey', cfg.tlsKey);
+  env.setBool('BufferRequests', true);
+  const serving = engine.call(
+    'serveapi',
+    {
+      hosts: cfg.hosts,
+      socketGroup: cfg.groupExplicit ? cfg.group : '',
+      socketGroupExplicit: cfg.groupExplicit,
+      corsHeader: cfg.apiCorsHeader,
+      tls: cfg.tls,
+      tlsVerify: cfg.tlsVerify,
+      tlsCa: cfg.tlsCaCert,
+      tlsCert: cfg.tlsCert,
+      tlsKey: cfg.tlsKey,
+      failpoints: cfg.debugFailpoints,
+      maxJsonBody: 16 << 20,
+    },
+    { env },
+  );
+
+  try {
+    await Promise.all([serving, daemonUp]);
+  } catch (err) {
+    await engine.shutdown();
+    await removeStaleSockets(cfg);
+    return fail(err);
+  }
+  log('info', 'Daemon has completed initialization');
+}

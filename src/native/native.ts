@@ -1,0 +1,28 @@
+/**
+ * The berth_native addon (native/berth_native.c), built by node-gyp at `npm ci`.
+ * It holds the few system calls Node.js lacks; N-API addons load in worker threads too.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+
+export interface BerthNative {
+  /** One AF_UNIX datagram (a leading '@' names an abstract socket). */
+  sendDatagram(path: string, data: Buffer): void;
+}
+
+let cached: BerthNative | null = null;
+
+/** The package root: dist/src/native → three levels up. */
+export function packageRoot(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+}
+
+export function native(): BerthNative {
+  if (cached) return cached;
+  const file = join(packageRoot(), 'build', 'Release', 'berth_native.node');
+  if (!existsSync(file)) throw new Error(`berth's native addon is missing (${file}); run npm ci (it builds it with node-gyp)`);
+  cached = createRequire(import.meta.url)(file) as BerthNative;
+  return cached;
+}
