@@ -14,9 +14,10 @@
  *   5.6  one log line: version, commit, exec driver, graph driver;
  *   5.7  serveapi with the seed's job env, listening on every -H host.
  */
-import { chmod, lstat, mkdir, readdir, rm, unlink } from 'node:fs/promises';
+import { chmod, lstat, readdir, rm, unlink } from 'node:fs/promises';
+import { mkdirs } from './fs/mkdirs.js';
 import { createConnection } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { configAttributes, loadConfig, type DaemonConfig } from './config/config.js';
@@ -46,25 +47,15 @@ class Created {
 
   /** root makes a directory (and parents) with `mode`, remembering what did not exist. */
   async root(path: string, mode: number, what: string): Promise<void> {
-    let top: string | null = null;
-    for (let p = path; ; p = dirname(p)) {
-      const st = await lstat(p).catch(() => null);
-      if (st) break;
-      top = p;
-      if (dirname(p) === p) break;
-    }
+    let top: string | null;
     try {
-      await mkdir(path, { recursive: true, mode });
+      top = await mkdirs(path, mode);
       await chmod(path, mode);
     } catch (err) {
       throw new Error(`failed to start daemon: cannot create the ${what} ${path}: ${(err as Error).message}`);
     }
     if (top) this.paths.push(top);
     else this.before.set(path, new Set(await readdir(path)));
-  }
-
-  add(path: string): void {
-    this.paths.push(path);
   }
 
   /** undo removes what this start made: new roots whole, new entries of existing roots. */
@@ -157,7 +148,19 @@ export async function mainDaemon(cfg: DaemonConfig, opts: MainOptions = {}): Pro
   });
 
   // 5.4: builtins.
-  if (cfg.debugFailpoints) new Failpoints().install(engine);
+  if (cfg.debugFailpoints) {
+    const failpoints = new Failpoints();
+    failpoints.install(engine);
+    // Presets for faults during start-up itself, as gofail's GOFAIL_FAILPOINTS.
+    try {
+      failpoints.preset(process.env.BERTH_FAILPOINTS);
+    } catch (err) {
+      await engine.shutdown();
+      return fail(err);
+    }
+  } else if (process.env.BERTH_FAILPOINTS) {
+    return fail(new Error('BERTH_FAILPOINTS is set, but berthd was not started with --debug-failpoints'));
+  }
   let daemon: Daemon | null = null;
   try {
     await supervisor.startAll();

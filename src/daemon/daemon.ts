@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { DaemonConfig } from '../config/config.js';
 import type { Engine, MainHandlers } from '../engine/engine.js';
 import type { ExecStatus, GraphStatus, NetworkStatus } from '../protocol/types/system.js';
-import { atomicWriteFile } from './fsutil.js';
+import { atomicWriteFile } from '../fs/atomic.js';
 import { systemInfo } from './info.js';
 import { versionInfo } from './version.js';
 

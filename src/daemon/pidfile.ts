@@ -3,7 +3,8 @@
  * one, remove it at exit. Written with O_EXCL, so two daemons starting at once cannot both win.
  * Contents are the pid with no newline, as dockerd writes it.
  */
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { open, readFile, unlink } from 'node:fs/promises';
+import { mkdirs } from '../fs/mkdirs.js';
 import { dirname } from 'node:path';
 
 export class PidfileError extends Error {}
@@ -40,7 +41,7 @@ export async function createPidfile(path: string): Promise<Pidfile> {
     }
     await unlink(path).catch(() => {}); // stale
   }
-  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  await mkdirs(dirname(path), 0o755);
   let fh;
   try {
     fh = await open(path, 'wx', 0o644);

@@ -89,6 +89,22 @@ export class Failpoints {
     else if (a.action === 'error') throw fromWire({ kind: a.kind, message: a.message });
   }
 
+  /**
+   * preset loads failpoints from BERTH_FAILPOINTS, a JSON list of specs, e.g.
+   * [{"name":"job/init_graphdriver","action":"delay","arg":1500,"count":1}].
+   */
+  preset(json: string | undefined): void {
+    if (!json) return;
+    let list: unknown;
+    try {
+      list = JSON.parse(json);
+    } catch (err) {
+      throw new InvalidParameterError(`BERTH_FAILPOINTS is not valid JSON: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(list)) throw new InvalidParameterError('BERTH_FAILPOINTS must be a JSON list of failpoint specs');
+    for (const spec of list) this.set(spec as FailpointSpec);
+  }
+
   /** install registers the failpoint jobs; without --debug-failpoints they do not exist (127). */
   install(engine: Engine): void {
     engine.failpoints = this;

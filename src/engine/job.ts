@@ -64,12 +64,13 @@ export class JobOutput {
     return Buffer.concat(this.chunks).toString();
   }
 
+  /** end finishes a stream (sending its end frame even if nothing was written) and closes the port. */
   end(): void {
-    this.writer?.end();
+    this.stream?.end();
   }
 
   fail(err: unknown): void {
-    this.writer?.fail(err);
+    this.stream?.fail(err);
   }
 }
 

@@ -9,7 +9,8 @@
  * socket left by a crash is replaced.
  */
 import { createConnection, type Server } from 'node:net';
-import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdirs } from '../../src/fs/mkdirs.js';
+import { chmod, chown, lstat, mkdtemp, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SystemError } from '../../src/errdefs/errors.js';
 
@@ -74,7 +75,7 @@ export interface UnixListener {
 /** listenUnix binds `server` at `path`, 0660 root:gid, atomically (see the file comment). */
 export async function listenUnix(server: Server, path: string, gid: number): Promise<UnixListener> {
   const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o711 });
+  await mkdirs(dir, 0o711);
   const existing = await lstat(path).catch(() => null);
   if (existing) {
     if (!existing.isSocket()) throw new SystemError(`cannot listen on ${path}: it exists and is not a socket`);

@@ -3,7 +3,7 @@
  * piscina pool for hashing and decompression. It serves init_graphdriver and graph_status now;
  * layer and image jobs arrive with #3.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdirs } from '../../src/fs/mkdirs.js';
 import { join } from 'node:path';
 import { runActor, type Handlers } from '../../src/actor/runtime.js';
 import { UnavailableError } from '../../src/errdefs/errors.js';
@@ -18,7 +18,7 @@ const handlers: Handlers<'graph'> = {
   init_graphdriver: async ({ dataRoot, driver: requested, options }) => {
     const d = await chooseDriver(requested, dataRoot);
     await d.init(join(dataRoot, d.name), options);
-    await mkdir(join(dataRoot, 'image', d.name), { recursive: true, mode: 0o700 });
+    await mkdirs(join(dataRoot, 'image', d.name), 0o700);
     driver = d;
     pool ??= createPool();
     return d.status();

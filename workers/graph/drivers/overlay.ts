@@ -3,7 +3,7 @@
  * <data-root>/overlay2). `overlay` is accepted as another name for it.
  * Here: the support check and status; layer operations come with #3.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdirs } from '../../../src/fs/mkdirs.js';
 import type { GraphStatus } from '../../../src/protocol/types/system.js';
 import { InvalidParameterError } from '../../../src/errdefs/errors.js';
 import type { GraphDriver, Support } from '../driver.js';
@@ -28,7 +28,7 @@ export class OverlayDriver implements GraphDriver {
       if (key === 'overlay2.override_kernel_check') continue;
       throw new InvalidParameterError(`overlay2: unknown option ${key}`);
     }
-    await mkdir(home, { recursive: true, mode: 0o710 });
+    await mkdirs(home, 0o710);
     this.home = home;
     this.fs = await backingFs(home);
   }

@@ -2,7 +2,7 @@
  * vfs: every layer a full copy of its parent. Slow and large, but it works on any filesystem,
  * which is why it is the fallback when overlayfs is not available.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdirs } from '../../../src/fs/mkdirs.js';
 import type { GraphStatus } from '../../../src/protocol/types/system.js';
 import { InvalidParameterError } from '../../../src/errdefs/errors.js';
 import type { GraphDriver } from '../driver.js';
@@ -15,7 +15,7 @@ export class VfsDriver implements GraphDriver {
     for (const opt of options) {
       throw new InvalidParameterError(`vfs: unknown option ${opt.split('=')[0]}`);
     }
-    await mkdir(home, { recursive: true, mode: 0o710 });
+    await mkdirs(home, 0o710);
     this.home = home;
   }
 
