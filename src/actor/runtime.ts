@@ -69,6 +69,8 @@ export interface JobOptions {
 }
 
 export interface ActorLogger {
+  /** Whether a level is logged at all (to skip building messages that would be dropped). */
+  enabled(level: LogLevel): boolean;
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
@@ -247,7 +249,7 @@ function makeLogger(post: (env: Envelope) => void, level: LogLevel, actor: strin
   const emit = (l: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
     if (order[l] >= order[level]) post({ t: 'log', level: l, msg, fields: { actor, ...fields } });
   };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+  return { enabled: (l) => order[l] >= order[level], debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }
 
 /**

@@ -29,6 +29,42 @@ export interface RouteContext {
 
 export type RouteHandler = (ctx: RouteContext) => Promise<void>;
 
+/**
+ * Context is the RouteContext of one request. The query and the abort signal are made only
+ * when a handler asks for them: most requests need neither, and /_ping is hot.
+ */
+export class Context implements RouteContext {
+  private q: URLSearchParams | null = null;
+  private ac: AbortController | null = null;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly vars: Record<string, string>,
+    private readonly search: string,
+    readonly version: string,
+    readonly engine: EngineClient,
+    readonly log: ActorLogger,
+  ) {}
+
+  get query(): URLSearchParams {
+    return (this.q ??= new URLSearchParams(this.search));
+  }
+
+  get signal(): AbortSignal {
+    if (!this.ac) {
+      const ac = (this.ac = new AbortController());
+      // The client went away before the response was finished.
+      const onClose = () => {
+        if (!this.res.writableFinished) ac.abort();
+      };
+      if (this.res.destroyed || this.req.socket?.destroyed) ac.abort();
+      else this.res.once('close', onClose);
+    }
+    return this.ac.signal;
+  }
+}
+
 /** writeJson writes a JSON document the way Go's encoder does (with a trailing newline). */
 export function writeJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body) + '\n';

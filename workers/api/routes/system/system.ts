@@ -1,10 +1,8 @@
 /** Routes of the system area (moby's router/system). */
-import type { VersionInfo } from '../../../../src/protocol/types/system.js';
-import type { RouteContext } from '../../httputils.js';
 import type { Router } from '../../router.js';
 import { getEvents, getInfo, makeVersionHandler, pingHandler } from './systemRoutes.js';
 
-export function systemRoutes(r: Router, deps: { version: (ctx: RouteContext) => Promise<VersionInfo> }): void {
+export function systemRoutes(r: Router, deps: { version: () => Promise<Buffer> }): void {
   // GET
   r.get('/_ping', pingHandler);
   r.get('/version', makeVersionHandler(deps.version));

@@ -4,26 +4,29 @@
  * trip (/version from a cache filled once from the `version` job).
  */
 import { once } from 'node:events';
-import type { VersionInfo } from '../../../../src/protocol/types/system.js';
 import type { RouteContext } from '../../httputils.js';
 import { writeJson } from '../../httputils.js';
+
+const OK = Buffer.from('OK');
+const PING_HEADERS = {
+  'Builder-Version': '1',
+  'Cache-Control': 'no-cache, no-store, must-revalidate',
+  Pragma: 'no-cache',
+  'Content-Type': 'text/plain; charset=utf-8',
+};
 
 /** pingHandler answers GET and HEAD /_ping as dockerd: "OK", never cached. */
 export async function pingHandler(ctx: RouteContext): Promise<void> {
   const head = ctx.req.method === 'HEAD';
-  ctx.res.writeHead(200, {
-    'Builder-Version': '1',
-    'Cache-Control': 'no-cache, no-store, must-revalidate',
-    Pragma: 'no-cache',
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': head ? 0 : 2,
-  });
-  ctx.res.end(head ? undefined : 'OK');
+  ctx.res.writeHead(200, { ...PING_HEADERS, 'Content-Length': head ? 0 : OK.length });
+  ctx.res.end(head ? undefined : OK);
 }
 
-export function makeVersionHandler(cached: (ctx: RouteContext) => Promise<VersionInfo>) {
+export function makeVersionHandler(cached: () => Promise<Buffer>) {
   return async function getVersion(ctx: RouteContext): Promise<void> {
-    writeJson(ctx.res, 200, await cached(ctx));
+    const body = await cached();
+    ctx.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+    ctx.res.end(body);
   };
 }
 
