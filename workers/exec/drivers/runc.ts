@@ -61,6 +61,11 @@ export class RuncDriver implements ExecDriver {
     if (!conmonPath) warnings.push('WARNING: conmon was not found in PATH: containers cannot be started');
     const support = await cgroupSupport(version);
     warnings.push(...cgroupWarnings(support));
+    if (config.selinuxEnabled) {
+      // Not applied silently: berth does not label container processes or files yet.
+      const onHost = await access('/sys/fs/selinux/enforce').then(() => true, () => false);
+      warnings.push(onHost ? 'WARNING: --selinux-enabled: berth does not apply SELinux labels to containers yet' : 'WARNING: --selinux-enabled: SELinux is not enabled on this host');
+    }
     this.current = {
       defaultRuntime: runtime,
       runtimes: { [runtime]: { path: runtimePath ?? runtime } },
