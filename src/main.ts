@@ -131,6 +131,7 @@ export async function mainDaemon(cfg: DaemonConfig, opts: MainOptions = {}): Pro
     onGiveUp: () => void stop(1),
   });
   engine.onShutdown(() => supervisor.stopAll());
+  engine.register('actors', async () => supervisor.dump());
 
   // 5.3: the signal trap.
   trap({

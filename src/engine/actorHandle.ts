@@ -15,6 +15,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Status, UnavailableError, fromWire, toWire } from '../errdefs/errors.js';
 import { decode, encode } from '../protocol/codec.js';
 import type { WorkerActorName } from '../protocol/jobs.js';
+import type { ActorReport } from '../protocol/types/system.js';
 import {
   PROTOCOL_VERSION,
   type ActorWorkerData,
@@ -282,7 +283,7 @@ export class ActorHandle extends EventEmitter {
   }
 
   /** For the SIGQUIT dump. */
-  describe(): Record<string, unknown> {
+  describe(): Pick<ActorReport, 'threadId' | 'alive' | 'incarnation' | 'jobsInFlight' | 'jobsSubmitted'> {
     const now = Date.now();
     return {
       threadId: this.threadId,

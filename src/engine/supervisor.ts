@@ -12,6 +12,7 @@
 import { UnavailableError, CancelledError, toWire } from '../errdefs/errors.js';
 import { JOBS, jobsOwnedBy, type WorkerActorName } from '../protocol/jobs.js';
 import type { LogLevel } from '../protocol/messages.js';
+import type { ActorReport } from '../protocol/types/system.js';
 import { log } from '../log/log.js';
 import { ActorHandle, type ChildSpec, type ExitInfo } from './actorHandle.js';
 import type { Engine } from './engine.js';
@@ -278,8 +279,8 @@ export class Supervisor {
     return this.children.get(id)?.state;
   }
 
-  /** For the SIGQUIT dump: every actor, its state, restarts and the jobs in flight to it. */
-  dump(): Record<string, unknown>[] {
+  /** Every actor, its state, restarts and the jobs in flight to it (SIGQUIT dump, `actors` job). */
+  dump(): ActorReport[] {
     return this.order.map((id) => {
       const c = this.children.get(id)!;
       return { actor: id, state: c.state, restarts: c.restartCount, queued: c.queue.map((w) => w.job.describe()), ...c.handle.describe() };

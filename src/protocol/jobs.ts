@@ -14,6 +14,8 @@
  *   timeoutMs  the deadline if the caller gives none (default DEFAULT_TIMEOUT_MS)
  */
 import type {
+  ActorReport,
+  ApiStatus,
   EventInput,
   EventsQuery,
   ExecStatus,
@@ -60,6 +62,8 @@ export const JOBS = {
   failpoints_list: job<Empty, FailpointSpec[]>()('engine'),
   failpoints_set: job<FailpointSpec, FailpointSpec[]>()('engine'),
   failpoints_clear: job<{ name?: string }, FailpointSpec[]>()('engine'),
+  /** The supervisor's view: every actor, its state, restarts and jobs in flight. */
+  actors: job<Empty, ActorReport[]>()('engine'),
 
   // daemon: builtins on the main thread (seed §5.4.3, §5.4.4)
   version: job<Empty, VersionInfo>()('daemon'),
@@ -71,6 +75,7 @@ export const JOBS = {
   // api actor (seed §5.4.2, §5.7)
   serveapi: job<ServeApiArgs, { listening: string[] }>()('api', { replay: true }),
   acceptconnections: job<Empty, { notified: boolean }>()('api', { replay: true }),
+  api_status: job<Empty, ApiStatus>()('api'),
 
   // network actor (seed §5.4.1)
   init_networkdriver: job<NetworkDriverConfig, NetworkStatus>()('network', { replay: true }),

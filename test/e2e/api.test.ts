@@ -5,10 +5,12 @@
  * (test/fixtures/dockerd-20.10, captured from a real dockerd).
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startBerthd, waitFor, type Berthd } from '../helpers/berthd.js';
+import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
 
 const fixture = (name: string) => JSON.parse(readFileSync(fileURLToPath(new URL(`../../../test/fixtures/dockerd-20.10/${name}`, import.meta.url)), 'utf8')) as Record<string, unknown>;
 
@@ -309,6 +311,36 @@ test('without --debug-failpoints there are no failpoint routes and no warning', 
     t.false((info.Warnings ?? []).some((w: string) => w.includes('failpoints')));
   } finally {
     await b.stop();
+  }
+});
+
+test('the api actor crashing drops its own connections; it comes back on the same sockets', async (t) => {
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const dir = tempDir();
+  const b = await startBerthd({ dir, hosts: [`unix://${join(dir, 's.sock')}`, `tcp://127.0.0.1:${port}`], args: ['--debug-failpoints'] });
+  try {
+    const put = await b.request('PUT', '/debug/failpoints/job/api_status', { body: '{"action":"crash","count":1}', headers: json });
+    t.is(put.status, 200);
+    // The request runs in the actor that crashes: its connection goes with it.
+    await t.throwsAsync(b.request('GET', '/debug/api'), { message: /socket hang up|ECONNRESET/ });
+    t.true(await waitFor(async () => (await b.request('GET', '/_ping').catch(() => null))?.status === 200, 5_000));
+    const tcp = await new Promise<number>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path: '/_ping' }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject).end();
+    });
+    t.is(tcp, 200, 'the tcp listener is back too');
+    const st = lstatSync(b.socket);
+    t.is(st.mode & 0o777, 0o660, 'the replaced socket has the same permissions');
+    const actors = (await b.request('GET', '/debug/actors')).json<Array<{ actor: string; state: string; restarts: number }>>();
+    t.like(actors.find((a) => a.actor === 'api'), { state: 'ready', restarts: 1 });
+    t.deepEqual((await b.request('GET', '/debug/api')).json(), { listeners: 2, requestsInFlight: 1, accepting: true });
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -50,6 +50,29 @@ test('docker system events --since 1m --until 0s returns at once', async (t) => 
   }
 });
 
+test('the docker CLI shows berth\'s errors: bad filters, and API versions out of range', async (t) => {
+  const b = await startBerthd();
+  try {
+    const filter = await b.docker(['events', '--filter', 'foo=bar', '--since', '1m', '--until', '0s']);
+    t.is(filter.code, 1);
+    t.is(filter.stderr.trim(), "Error response from daemon: invalid filter 'foo'");
+    const neu = await b.docker(['version', '--format', '{{.Server.APIVersion}}'], { env: { DOCKER_API_VERSION: '1.99' } });
+    t.not(neu.code, 0);
+    t.regex(neu.stderr, /Error response from daemon: client version 1\.99 is too new\. Maximum supported API version is 1\.41/);
+    const old = await b.docker(['info'], { env: { DOCKER_API_VERSION: '1.23' } });
+    t.not(old.code, 0);
+    t.regex(old.stderr, /client version 1\.23 is too old\. Minimum supported API version is 1\.24, please upgrade your client to a newer version/);
+    const pinned = await b.docker(['version', '--format', '{{.Server.APIVersion}}'], { env: { DOCKER_API_VERSION: '1.24' } });
+    t.is(pinned.code, 0, pinned.stderr);
+    t.is(pinned.stdout.trim(), '1.41');
+    const run = await b.docker(['run', '--rm', 'busybox', 'true']);
+    t.is(run.code, 125);
+    t.regex(run.stderr, /Error response from daemon: berth does not implement POST \/containers\/create yet/);
+  } finally {
+    await b.stop();
+  }
+});
+
 test('SIGHUP reloads and publishes a daemon reload event that docker events shows', async (t) => {
   const b = await startBerthd();
   try {

@@ -15,6 +15,10 @@ const handlers: Handlers<'api'> = {
     const listening = await server.serve(args, ctx.env.get('Version') || '0.0.0');
     return { listening };
   },
+  api_status: async () => {
+    if (!server) return { listeners: 0, requestsInFlight: 0, accepting: false };
+    return server.status();
+  },
   acceptconnections: async () => {
     if (!server) throw new Error('acceptconnections before serveapi');
     // READY=1 only once the sockets listen, so "ready" means reachable.
@@ -29,5 +33,5 @@ runActor('api', {
   shutdown: async () => {
     await server?.close();
   },
-  stats: () => server?.stats() ?? {},
+  stats: () => ({ ...(server?.status() ?? {}) }),
 });

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { InvalidParameterError, NotFoundError, SystemError, toWire } from '../../src/errdefs/errors.js';
 import type { ActorLogger, EngineClient } from '../../src/actor/runtime.js';
 import type { ServeApiArgs } from '../../src/protocol/types/config.js';
-import type { VersionInfo } from '../../src/protocol/types/system.js';
+import type { ApiStatus, VersionInfo } from '../../src/protocol/types/system.js';
 import { Context, writeError } from './httputils.js';
 import { listenTcp, listenUnix, socketGid, type UnixListener } from './listeners.js';
 import { Router } from './router.js';
@@ -202,7 +202,7 @@ export class ApiServer {
     clearTimeout(timer);
   }
 
-  stats(): Record<string, unknown> {
+  status(): ApiStatus {
     return { listeners: this.servers.length, requestsInFlight: this.inFlight, accepting: this.gateOpen };
   }
 }

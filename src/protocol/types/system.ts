@@ -64,6 +64,26 @@ export interface EventsQuery {
   filters?: string;
 }
 
+/** What the api actor reports (api_status). */
+export interface ApiStatus {
+  listeners: number;
+  requestsInFlight: number;
+  accepting: boolean;
+}
+
+/** One actor as the supervisor sees it (the `actors` job, GET /debug/actors, the SIGQUIT dump). */
+export interface ActorReport {
+  actor: string;
+  state: string;
+  restarts: number;
+  threadId: number;
+  alive: boolean;
+  incarnation: number;
+  queued: string[];
+  jobsInFlight: Array<{ job: string; from: string; ageMs: number }>;
+  jobsSubmitted: Array<{ job: string; ageMs: number }>;
+}
+
 /** What the network actor reports about its driver (init_networkdriver, network_status). */
 export interface NetworkStatus {
   driver: string;

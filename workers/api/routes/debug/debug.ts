@@ -7,12 +7,20 @@
  *                                           "arg": ms|code|kind, "message": "...", "count": N}
  *   DELETE /debug/failpoints/job/<job>     remove one
  *   DELETE /debug/failpoints               remove all
+ *   GET    /debug/actors                   every actor: state, restarts, jobs in flight
+ *   GET    /debug/api                      the api actor's own status (a job it serves)
  */
 import type { FailpointSpec } from '../../../../src/protocol/types/failpoints.js';
 import { expectObject, field, readJson, writeJson, type RouteContext } from '../../httputils.js';
 import type { Router } from '../../router.js';
 
 export function debugRoutes(r: Router, deps: { maxJsonBody: number }): void {
+  r.get('/debug/actors', async (ctx) => {
+    writeJson(ctx.res, 200, await ctx.engine.job('actors', {}));
+  });
+  r.get('/debug/api', async (ctx) => {
+    writeJson(ctx.res, 200, await ctx.engine.job('api_status', {}));
+  });
   r.get('/debug/failpoints', async (ctx) => {
     writeJson(ctx.res, 200, await ctx.engine.job('failpoints_list', {}));
   });
