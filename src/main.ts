@@ -178,6 +178,7 @@ export async function mainDaemon(cfg: DaemonConfig, opts: MainOptions = {}): Pro
       if (inv.kind !== 'run' || !daemon) return;
       daemon.reload(inv.config);
       setLogLevel(inv.config.logLevel);
+      void supervisor.setLogLevel(inv.config.logLevel);
       // dockerd's reload event: the daemon's ID, and its configuration as string attributes.
       events.publish({ Type: 'daemon', Action: 'reload', Actor: { ID: daemon.id, Attributes: { ...configAttributes(daemon.current), name: hostname() } } });
       log('info', 'Reloaded configuration', { debug: inv.config.debug, 'log-level': inv.config.logLevel });

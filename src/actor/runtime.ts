@@ -53,6 +53,8 @@ export interface ControlApi {
   health(): { ok: true; jobsInFlight: number; heapUsed: number };
   stats(): Record<string, unknown>;
   shutdown(): Promise<void>;
+  /** Follow the daemon's log level (SIGHUP can change it). */
+  setLogLevel(level: LogLevel): void;
 }
 
 export interface ActorModule<A extends WorkerActorName> {
@@ -230,6 +232,7 @@ export function runActor<A extends WorkerActorName>(actor: A, mod: ActorModule<A
   const control: ControlApi = {
     health: () => ({ ok: true, jobsInFlight: running.size, heapUsed: process.memoryUsage().heapUsed }),
     stats: () => ({ actor, jobsInFlight: running.size, jobsWaiting: engine.inFlight, ...(mod.stats?.() ?? {}) }),
+    setLogLevel: (level) => log.setLevel(level),
     shutdown: async () => {
       if (stopping) return;
       stopping = true;
@@ -244,12 +247,20 @@ export function runActor<A extends WorkerActorName>(actor: A, mod: ActorModule<A
   return { engine, log };
 }
 
-function makeLogger(post: (env: Envelope) => void, level: LogLevel, actor: string): ActorLogger {
+function makeLogger(post: (env: Envelope) => void, initial: LogLevel, actor: string): ActorLogger & { setLevel(l: LogLevel): void } {
   const order: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+  let level = initial;
   const emit = (l: LogLevel) => (msg: string, fields?: Record<string, unknown>) => {
     if (order[l] >= order[level]) post({ t: 'log', level: l, msg, fields: { actor, ...fields } });
   };
-  return { enabled: (l) => order[l] >= order[level], debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+  return {
+    enabled: (l) => order[l] >= order[level],
+    setLevel: (l) => (level = l),
+    debug: emit('debug'),
+    info: emit('info'),
+    warn: emit('warn'),
+    error: emit('error'),
+  };
 }
 
 /**

@@ -73,7 +73,7 @@ export class ActorHandle extends EventEmitter {
   constructor(
     readonly spec: ChildSpec,
     private readonly engine: Engine,
-    private readonly logLevel: LogLevel,
+    private logLevel: LogLevel,
   ) {
     super();
   }
@@ -260,6 +260,12 @@ export class ActorHandle extends EventEmitter {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** setLogLevel applies to the running thread and to every later incarnation. */
+  async setLogLevel(level: LogLevel): Promise<void> {
+    this.logLevel = level;
+    if (this.alive) await this.callControl((c) => c.setLogLevel(level), 2_000).catch(() => {});
   }
 
   /** kill ends the thread now (a hung actor); the exit handler does the rest. */

@@ -275,6 +275,10 @@ export class Supervisor {
     return out;
   }
 
+  async setLogLevel(level: LogLevel): Promise<void> {
+    await Promise.all([...this.children.values()].map((c) => c.handle.setLogLevel(level)));
+  }
+
   state(id: WorkerActorName): ChildState | undefined {
     return this.children.get(id)?.state;
   }

@@ -90,6 +90,28 @@ test('SIGHUP reloads and publishes a daemon reload event that docker events show
   }
 });
 
+test('SIGHUP applies a changed debug setting from daemon.json to the main thread and the actors', async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'daemon.json');
+  writeFileSync(file, '{"debug": false}');
+  const b = await startBerthd({ dir, args: ['--config-file', file] });
+  try {
+    await b.request('GET', '/info');
+    t.false(b.output().includes('level=debug'));
+    writeFileSync(file, '{"debug": true, "labels": ["team=ci"]}');
+    process.kill(b.pid, 'SIGHUP');
+    t.true(await waitFor(() => b.output().includes('Reloaded configuration')));
+    const info = await b.dockerode().info();
+    t.true(info.Debug);
+    t.deepEqual(info.Labels, ['team=ci']);
+    t.true(await waitFor(() => /level=debug msg="Calling GET \/info" actor=api/.test(b.output())), 'the api actor logs at debug now');
+    t.regex(b.output(), /level=debug msg="\+job info\(\{\}\)"/, 'and so does the engine');
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('SIGTERM: exit 0 within 15 s, pidfile and socket gone, data kept', async (t) => {
   const b = await startBerthd();
   t.true(existsSync(b.pidfile));

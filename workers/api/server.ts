@@ -35,7 +35,6 @@ export class ApiServer {
   private listening: Promise<void> = new Promise(() => {});
   private versionCache: Promise<Buffer> | null = null;
   private cors = '';
-  private debug = false;
   private serverHeader = 'berth (linux)';
   private inFlight = 0;
 
@@ -49,7 +48,6 @@ export class ApiServer {
     if (this.args) throw new SystemError('serveapi is already running');
     this.args = args;
     this.cors = args.corsHeader;
-    this.debug = this.log.enabled('debug');
     this.serverHeader = `berth/${version} (linux)`;
     this.router = this.buildRouter(args);
     let resolveListening!: () => void;
@@ -81,6 +79,11 @@ export class ApiServer {
     }
     resolveListening();
     return done;
+  }
+
+  /** Debug logging can be switched on at run time (SIGHUP), so ask each time. */
+  private get debug(): boolean {
+    return this.log.enabled('debug');
   }
 
   /** accept opens the gate: requests waiting since start-up are served now. */
