@@ -23,7 +23,7 @@ import { hostname } from 'node:os';
 import { configAttributes, loadConfig, type DaemonConfig } from './config/config.js';
 import { Engine } from './engine/engine.js';
 import { Failpoints } from './engine/failpoints.js';
-import { Supervisor, type SupervisorOptions } from './engine/supervisor.js';
+import { Supervisor } from './engine/supervisor.js';
 import { childSpecs } from './engine/childSpecs.js';
 import { trap } from './engine/trap.js';
 import { Events } from './events/events.js';
@@ -33,12 +33,6 @@ import { buildInfo } from './daemon/buildInfo.js';
 import { Env } from './protocol/env.js';
 import { toWire } from './errdefs/errors.js';
 import { log, setLogLevel } from './log/log.js';
-
-/** Test hooks for supervision timing (never set in production). */
-export interface MainOptions {
-  supervisor?: SupervisorOptions;
-  argv?: readonly string[];
-}
 
 /** What start-up created, so a failed start can remove exactly that and nothing else. */
 class Created {
@@ -86,7 +80,7 @@ async function removeStaleSockets(cfg: DaemonConfig): Promise<void> {
   }
 }
 
-export async function mainDaemon(cfg: DaemonConfig, opts: MainOptions = {}): Promise<void> {
+export async function mainDaemon(cfg: DaemonConfig): Promise<void> {
   setLogLevel(cfg.logLevel);
   const build = buildInfo();
   log('info', 'Starting up');
@@ -125,11 +119,7 @@ export async function mainDaemon(cfg: DaemonConfig, opts: MainOptions = {}): Pro
   };
 
   // 5.4 (part): the actors, supervised.
-  const supervisor = new Supervisor(engine, childSpecs(), {
-    logLevel: cfg.logLevel,
-    ...opts.supervisor,
-    onGiveUp: () => void stop(1),
-  });
+  const supervisor = new Supervisor(engine, childSpecs(), { logLevel: cfg.logLevel, onGiveUp: () => void stop(1) });
   engine.onShutdown(() => supervisor.stopAll());
   engine.register('actors', async () => supervisor.dump());
 
@@ -174,7 +164,7 @@ export async function mainDaemon(cfg: DaemonConfig, opts: MainOptions = {}): Pro
   process.on('SIGHUP', () => {
     log('info', `Got signal to reload configuration, reloading from: ${cfg.configFile}`);
     try {
-      const inv = loadConfig(opts.argv ?? process.argv.slice(2));
+      const inv = loadConfig(process.argv.slice(2));
       if (inv.kind !== 'run' || !daemon) return;
       daemon.reload(inv.config);
       setLogLevel(inv.config.logLevel);

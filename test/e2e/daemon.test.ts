@@ -114,19 +114,22 @@ test('SIGHUP applies a changed debug setting from daemon.json to the main thread
 
 test('SIGTERM: exit 0 within 15 s, pidfile and socket gone, data kept', async (t) => {
   const b = await startBerthd();
-  t.true(existsSync(b.pidfile));
-  t.is(readFileSync(b.pidfile, 'utf8'), String(b.pid));
-  const id = readFileSync(join(b.dataRoot, 'engine-id'), 'utf8');
-  const started = Date.now();
-  process.kill(b.pid, 'SIGTERM');
-  const { code } = await b.exited;
-  t.is(code, 0, b.output());
-  t.true(Date.now() - started < 15_000);
-  t.false(existsSync(b.pidfile), `pidfile removed\n${b.output()}`);
-  t.false(existsSync(b.socket), `socket removed\n${b.output()}`);
-  t.regex(b.output(), /level=info msg="Daemon shutdown complete"/);
-  t.is(readFileSync(join(b.dataRoot, 'engine-id'), 'utf8'), id);
-  await b.stop();
+  try {
+    t.true(existsSync(b.pidfile));
+    t.is(readFileSync(b.pidfile, 'utf8'), String(b.pid));
+    const id = readFileSync(join(b.dataRoot, 'engine-id'), 'utf8');
+    const started = Date.now();
+    process.kill(b.pid, 'SIGTERM');
+    const { code } = await b.exited;
+    t.is(code, 0, b.output());
+    t.true(Date.now() - started < 15_000);
+    t.false(existsSync(b.pidfile), `pidfile removed\n${b.output()}`);
+    t.false(existsSync(b.socket), `socket removed\n${b.output()}`);
+    t.regex(b.output(), /level=info msg="Daemon shutdown complete"/);
+    t.is(readFileSync(join(b.dataRoot, 'engine-id'), 'utf8'), id);
+  } finally {
+    await b.stop();
+  }
 });
 
 test('the daemon ID is stable across restarts', async (t) => {
@@ -146,10 +149,13 @@ test('the daemon ID is stable across restarts', async (t) => {
 
 test('SIGINT shuts down like SIGTERM', async (t) => {
   const b = await startBerthd();
-  process.kill(b.pid, 'SIGINT');
-  t.is((await b.exited).code, 0);
-  t.false(existsSync(b.socket));
-  await b.stop();
+  try {
+    process.kill(b.pid, 'SIGINT');
+    t.is((await b.exited).code, 0);
+    t.false(existsSync(b.socket));
+  } finally {
+    await b.stop();
+  }
 });
 
 test('a third SIGTERM exits at once without cleanup (128+15)', async (t) => {
@@ -179,26 +185,32 @@ test('a third SIGTERM exits at once without cleanup (128+15)', async (t) => {
 
 test('SIGQUIT exits at once with a dump of actors and jobs in flight', async (t) => {
   const b = await startBerthd();
-  process.kill(b.pid, 'SIGQUIT');
-  const { code } = await b.exited;
-  t.is(code, 131);
-  const out = b.output();
-  const m = /=== berthd SIGQUIT dump ===\n([\s\S]*?)\n=== end of dump ===/.exec(out);
-  t.truthy(m, out);
-  const dump = JSON.parse(m![1]!) as { actors: Array<{ actor: string; state: string; threadId: number }>; jobs: unknown[] };
-  t.deepEqual(dump.actors.map((a) => a.actor), ['network', 'graph', 'exec', 'api']);
-  t.true(dump.actors.every((a) => a.state === 'ready' && a.threadId > 0));
-  t.true(Array.isArray(dump.jobs));
-  await b.stop();
+  try {
+    process.kill(b.pid, 'SIGQUIT');
+    const { code } = await b.exited;
+    t.is(code, 131);
+    const out = b.output();
+    const m = /=== berthd SIGQUIT dump ===\n([\s\S]*?)\n=== end of dump ===/.exec(out);
+    t.truthy(m, out);
+    const dump = JSON.parse(m![1]!) as { actors: Array<{ actor: string; state: string; threadId: number }>; jobs: unknown[] };
+    t.deepEqual(dump.actors.map((a) => a.actor), ['network', 'graph', 'exec', 'api']);
+    t.true(dump.actors.every((a) => a.state === 'ready' && a.threadId > 0));
+    t.true(Array.isArray(dump.jobs));
+  } finally {
+    await b.stop();
+  }
 });
 
 test('with DEBUG set, SIGQUIT is not trapped (the default action applies)', async (t) => {
   const b = await startBerthd({ env: { DEBUG: '1' } });
-  process.kill(b.pid, 'SIGQUIT');
-  const r = await b.exited;
-  t.is(r.signal, 'SIGQUIT');
-  t.false(b.output().includes('SIGQUIT dump'));
-  await b.stop();
+  try {
+    process.kill(b.pid, 'SIGQUIT');
+    const r = await b.exited;
+    t.is(r.signal, 'SIGQUIT');
+    t.false(b.output().includes('SIGQUIT dump'));
+  } finally {
+    await b.stop();
+  }
 });
 
 test('the pidfile: a live berthd holding it refuses a second start; a stale one is replaced', async (t) => {
@@ -414,7 +426,7 @@ test('BERTH_FAILPOINTS without --debug-failpoints refuses to start', async (t) =
 
 test('the start-up log line names version, commit, exec driver and graph driver', async (t) => {
   const b = await startBerthd();
-  await b.stop();
+  await b.stop(); // the lines to check are all written by then
   t.regex(b.output(), /level=info msg="berth daemon: \d+\.\d+\.\d+ \S+; execdriver: runc; graphdriver: (overlay2|vfs)" commit=\S+ execdriver=runc graphdriver=(overlay2|vfs) version=\d+\.\d+\.\d+/);
   t.regex(b.output(), new RegExp(`API listen on ${b.socket}`));
 });

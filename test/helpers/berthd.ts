@@ -64,6 +64,23 @@ export interface CliResult {
   stderr: string;
 }
 
+/**
+ * Every daemon this test process started and has not stopped, with its temp dir. A failed
+ * assertion throws and can skip a test's own stop(): at exit, whatever is left is killed by pid
+ * and its temp dir removed, so a failing test leaks nothing either.
+ */
+const live = new Map<number, { dir: string | null }>();
+process.on('exit', () => {
+  for (const [pid, { dir }] of live) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 export function tempDir(prefix = 'bt-'): string {
   // Short: unix socket paths are limited to 107 bytes.
   return mkdtempSync(join('/tmp', prefix));
@@ -120,13 +137,15 @@ export async function startBerthd(opts: StartOptions = {}): Promise<Berthd> {
   const execRoot = join(dir, 'exec');
   const hosts = opts.hosts ?? [`unix://${socket}`];
   const args = ['--data-root', dataRoot, '--exec-root', execRoot, '-p', pidfile, ...hosts.flatMap((h) => ['-H', h]), ...(opts.args ?? [])];
-  const proc = spawn(process.execPath, [BERTHD, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // cwd in the temp dir: a core dump (SIGQUIT with DEBUG set) lands there, not in the repo.
+  const proc = spawn(process.execPath, [BERTHD, ...args], { cwd: dir, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
   // 'close', not 'exit': only then has everything the daemon wrote been read.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
   let done = false;
+  live.set(proc.pid!, { dir: opts.dir ? null : dir });
   void exited.then(() => (done = true));
 
   const b: Berthd = {
@@ -147,6 +166,7 @@ export async function startBerthd(opts: StartOptions = {}): Promise<Berthd> {
       const timer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
       const r = await exited;
       clearTimeout(timer);
+      live.delete(proc.pid!);
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
       return r;
     },
