@@ -10,6 +10,12 @@ import { existsSync } from 'node:fs';
 export interface BerthNative {
   /** One AF_UNIX datagram (a leading '@' names an abstract socket). */
   sendDatagram(path: string, data: Buffer): void;
+  /** mknod(2): `mode` includes the file type (S_IFIFO, S_IFCHR…). */
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  /** null when the attribute is absent. */
+  lgetxattr(path: string, name: string): Buffer | null;
+  llistxattr(path: string): string[];
 }
 
 let cached: BerthNative | null = null;

@@ -9,7 +9,7 @@ import { runActor, type Handlers } from '../../src/actor/runtime.js';
 import { UnavailableError } from '../../src/errdefs/errors.js';
 import type { GraphDriver } from './driver.js';
 import { chooseDriver } from './drivers/index.js';
-import { createPool, type TaskPool } from '../pool/pool.js';
+import { createPool, type TaskPool } from './pool.js';
 
 let driver: GraphDriver | null = null;
 let pool: TaskPool | null = null;

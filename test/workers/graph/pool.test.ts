@@ -3,7 +3,7 @@ import test from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPool } from '../../workers/pool/pool.js';
+import { createPool } from '../../../workers/graph/pool.js';
 
 test('digest hashes bytes and files off the calling thread, like sha256sum', async (t) => {
   const pool = createPool(1, 8);

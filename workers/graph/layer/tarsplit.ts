@@ -1,0 +1,83 @@
+/**
+ * tar-split: what a layer tarball had besides file contents (headers, padding, trailer), in
+ * order, so the tarball can be rebuilt byte for byte from the layer's files — its sha256 must
+ * still be the layer's diffID when it is saved or pushed. The format is dockerd's
+ * (tar-split.json.gz): gzip'ed JSON lines, type 2 {payload: base64 bytes} for raw segments and
+ * type 1 {name, size} for a file's contents, read back from the layer.
+ */
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { resolveInRoot } from './rootpath.js';
+
+export class TarSplitRecorder {
+  private lines: string[] = [];
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+
+  segment(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    this.pending.push(Buffer.from(bytes));
+    this.pendingBytes += bytes.length;
+    if (this.pendingBytes >= 1 << 16) this.flush();
+  }
+
+  file(name: string, size: number): void {
+    this.flush();
+    this.lines.push(JSON.stringify({ type: 1, name, size }));
+  }
+
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    this.lines.push(JSON.stringify({ type: 2, payload: Buffer.concat(this.pending).toString('base64') }));
+    this.pending = [];
+    this.pendingBytes = 0;
+  }
+
+  finish(): Buffer {
+    this.flush();
+    return gzipSync(this.lines.join('\n') + '\n');
+  }
+}
+
+export class LayerReproductionError extends Error {}
+
+/**
+ * reassemble yields the layer's original tarball from its tar-split and files. If `diffID` is
+ * given, a mismatch (a file changed since) is an error rather than a silently different layer.
+ */
+export async function* reassemble(tarSplit: Buffer, root: string, diffID?: string): AsyncGenerator<Buffer> {
+  const hash = createHash('sha256');
+  const lines = gunzipSync(tarSplit).toString('utf8').split('\n');
+  for (const line of lines) {
+    if (!line) continue;
+    const rec = JSON.parse(line) as { type: number; payload?: string; name?: string; size?: number };
+    if (rec.type === 2) {
+      const b = Buffer.from(rec.payload ?? '', 'base64');
+      hash.update(b);
+      yield b;
+      continue;
+    }
+    const path = await resolveInRoot(root, rec.name ?? '');
+    const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+      throw new LayerReproductionError(`cannot rebuild the layer: ${rec.name} is missing from it (${err.code})`);
+    });
+    try {
+      let left = rec.size ?? 0;
+      const buf = Buffer.alloc(Math.min(left, 1 << 20) || 1);
+      while (left > 0) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(left, buf.length));
+        if (bytesRead === 0) throw new LayerReproductionError(`cannot rebuild the layer: ${rec.name} is shorter than it was`);
+        left -= bytesRead;
+        const out = Buffer.from(buf.subarray(0, bytesRead));
+        hash.update(out);
+        yield out;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+  if (diffID && `sha256:${hash.digest('hex')}` !== diffID) {
+    throw new LayerReproductionError(`cannot rebuild the layer ${diffID}: its files no longer match`);
+  }
+}
