@@ -14,10 +14,9 @@
  *   5.6  one log line: version, commit, exec driver, graph driver;
  *   5.7  serveapi with the seed's job env, listening on every -H host.
  */
-import { chmod, lstat, readdir, rm, unlink } from 'node:fs/promises';
+import { chmod, lstat, rm, unlink } from 'node:fs/promises';
 import { mkdirs } from './fs/mkdirs.js';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
 import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { configAttributes, loadConfig, type DaemonConfig } from './config/config.js';
@@ -33,35 +32,6 @@ import { buildInfo } from './daemon/buildInfo.js';
 import { Env } from './protocol/env.js';
 import { toWire } from './errdefs/errors.js';
 import { log, setLogLevel } from './log/log.js';
-
-/** What start-up created, so a failed start can remove exactly that and nothing else. */
-class Created {
-  private readonly paths: string[] = [];
-  private readonly before = new Map<string, Set<string>>();
-
-  /** root makes a directory (and parents) with `mode`, remembering what did not exist. */
-  async root(path: string, mode: number, what: string): Promise<void> {
-    let top: string | null;
-    try {
-      top = await mkdirs(path, mode);
-      await chmod(path, mode);
-    } catch (err) {
-      throw new Error(`failed to start daemon: cannot create the ${what} ${path}: ${(err as Error).message}`);
-    }
-    if (top) this.paths.push(top);
-    else this.before.set(path, new Set(await readdir(path)));
-  }
-
-  /** undo removes what this start made: new roots whole, new entries of existing roots. */
-  async undo(): Promise<void> {
-    for (const p of this.paths.reverse()) await rm(p, { recursive: true, force: true }).catch(() => {});
-    for (const [root, had] of this.before) {
-      for (const e of await readdir(root).catch(() => [] as string[])) {
-        if (!had.has(e)) await rm(join(root, e), { recursive: true, force: true }).catch(() => {});
-      }
-    }
-  }
-}
 
 function probe(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -86,44 +56,35 @@ export async function mainDaemon(cfg: DaemonConfig): Promise<void> {
   log('info', 'Starting up');
   if (cfg.debugFailpoints) log('warn', 'fault injection is enabled (--debug-failpoints): do not use this daemon for real work');
 
-  // 5.1: state directories and the pidfile.
-  const created = new Created();
-  let pidfile: Pidfile | null = null;
-  const fail = async (err: unknown): Promise<never> => {
-    writeSync(2, `${toWire(err).message}\n`);
-    await pidfile?.remove();
-    await created.undo();
-    process.exit(1);
-  };
-  try {
-    await created.root(cfg.dataRoot, 0o710, 'data root');
-    await created.root(cfg.execRoot, 0o711, 'exec root');
-    pidfile = await createPidfile(cfg.pidfile);
-  } catch (err) {
-    return fail(err);
-  }
-
-  // 5.2: the engine.
   const engine = new Engine({ logging: true });
   const events = new Events();
+  const supervisor = new Supervisor(engine, childSpecs(), { logLevel: cfg.logLevel, onGiveUp: () => void stop(1) });
+  engine.onShutdown(() => supervisor.stopAll());
+  engine.register('actors', async () => supervisor.dump());
+  let pidfile: Pidfile | null = null;
+  /** Roots this start created: a failed start removes them, and nothing it did not make. */
+  const createdRoots: string[] = [];
+  let daemon: Daemon | null = null;
+
+  // The one way out: shut the engine down, remove the sockets and the pidfile, then exit.
+  // A failed start also removes the roots it created. Whoever comes first decides the code.
   let exiting: Promise<never> | null = null;
-  const stop = (code: number): Promise<never> => {
+  const stop = (code: number, failure?: unknown): Promise<never> => {
     exiting ??= (async () => {
+      if (failure !== undefined) writeSync(2, `${toWire(failure).message}\n`);
       await engine.shutdown();
       await removeStaleSockets(cfg);
       await pidfile?.remove();
-      log('info', 'Daemon shutdown complete');
+      if (failure !== undefined) for (const root of createdRoots.reverse()) await rm(root, { recursive: true, force: true });
+      log('info', failure === undefined ? 'Daemon shutdown complete' : 'Daemon start-up failed');
       process.exit(code);
     })();
     return exiting;
   };
+  const fail = (err: unknown): Promise<never> => (exiting ? exiting : stop(1, err));
 
-  // 5.4 (part): the actors, supervised.
-  const supervisor = new Supervisor(engine, childSpecs(), { logLevel: cfg.logLevel, onGiveUp: () => void stop(1) });
-  engine.onShutdown(() => supervisor.stopAll());
-  engine.register('actors', async () => supervisor.dump());
-
-  // 5.3: the signal trap.
+  // 5.3: the signal trap, and SIGHUP (reload) from the first moment, so no signal meets a
+  // half-started daemon with its default action.
   trap({
     cleanup: async () => {
       await stop(0);
@@ -137,35 +98,12 @@ export async function mainDaemon(cfg: DaemonConfig): Promise<void> {
       writeSync(2, `=== berthd SIGQUIT dump ===\n${JSON.stringify(dump, null, 2)}\n=== end of dump ===\n`);
     },
   });
-
-  // 5.4: builtins.
-  if (cfg.debugFailpoints) {
-    const failpoints = new Failpoints();
-    failpoints.install(engine);
-    // Presets for faults during start-up itself, as gofail's GOFAIL_FAILPOINTS.
-    try {
-      failpoints.preset(process.env.BERTH_FAILPOINTS);
-    } catch (err) {
-      await engine.shutdown();
-      return fail(err);
-    }
-  } else if (process.env.BERTH_FAILPOINTS) {
-    return fail(new Error('BERTH_FAILPOINTS is set, but berthd was not started with --debug-failpoints'));
-  }
-  let daemon: Daemon | null = null;
-  try {
-    await supervisor.startAll();
-  } catch (err) {
-    await engine.shutdown();
-    return fail(err);
-  }
-
-  // SIGHUP reloads what can change at run time, and says so on the events bus.
   process.on('SIGHUP', () => {
     log('info', `Got signal to reload configuration, reloading from: ${cfg.configFile}`);
+    if (!daemon) return log('warn', 'the daemon is still starting: nothing to reload yet');
     try {
       const inv = loadConfig(process.argv.slice(2));
-      if (inv.kind !== 'run' || !daemon) return;
+      if (inv.kind !== 'run') return;
       daemon.reload(inv.config);
       setLogLevel(inv.config.logLevel);
       void supervisor.setLogLevel(inv.config.logLevel);
@@ -177,20 +115,57 @@ export async function mainDaemon(cfg: DaemonConfig): Promise<void> {
     }
   });
 
+  // 5.1: state directories (dockerd's modes, set only on what berth creates) and the pidfile.
+  try {
+    for (const [path, mode, what] of [[cfg.dataRoot, 0o710, 'data root'], [cfg.execRoot, 0o711, 'exec root']] as const) {
+      let top: string | null;
+      try {
+        top = await mkdirs(path, mode);
+        if (top) await chmod(path, mode);
+      } catch (err) {
+        throw new Error(`failed to start daemon: cannot create the ${what} ${path}: ${(err as Error).message}`);
+      }
+      if (top) createdRoots.push(top);
+    }
+    pidfile = await createPidfile(cfg.pidfile);
+  } catch (err) {
+    return fail(err);
+  }
+
+  // 5.4: builtins.
+  if (cfg.debugFailpoints) {
+    const failpoints = new Failpoints();
+    failpoints.install(engine);
+    // Presets for faults during start-up itself, as gofail's GOFAIL_FAILPOINTS.
+    try {
+      failpoints.preset(process.env.BERTH_FAILPOINTS);
+    } catch (err) {
+      return fail(err);
+    }
+  } else if (process.env.BERTH_FAILPOINTS) {
+    return fail(new Error('BERTH_FAILPOINTS is set, but berthd was not started with --debug-failpoints'));
+  }
+  try {
+    await supervisor.startAll();
+  } catch (err) {
+    return fail(err);
+  }
+
   // 5.5: the daemon, then acceptconnections — concurrently with 5.7 serveapi.
   const daemonUp = (async () => {
-    daemon = await Daemon.create({
+    const d = await Daemon.create({
       engine,
       config: cfg,
       eventListeners: () => events.subscriberCount,
       threads: () => 1 + supervisor.dump().filter((a) => a.alive).length,
     });
-    engine.install<'daemon'>({ ...events.handlers(), ...daemon.handlers() });
+    engine.install<'daemon'>({ ...events.handlers(), ...d.handlers() });
+    daemon = d;
     // 5.6
-    log('info', `berth daemon: ${build.version} ${build.commit}; execdriver: ${daemon.exec.defaultRuntime}; graphdriver: ${daemon.graph.driver}`, {
+    log('info', `berth daemon: ${build.version} ${build.commit}; execdriver: ${d.exec.defaultRuntime}; graphdriver: ${d.graph.driver}`, {
       commit: build.commit,
-      execdriver: daemon.exec.defaultRuntime,
-      graphdriver: daemon.graph.driver,
+      execdriver: d.exec.defaultRuntime,
+      graphdriver: d.graph.driver,
       version: build.version,
     });
     await engine.call('acceptconnections', {});
@@ -229,8 +204,6 @@ export async function mainDaemon(cfg: DaemonConfig): Promise<void> {
   try {
     await Promise.all([serving, daemonUp]);
   } catch (err) {
-    await engine.shutdown();
-    await removeStaleSockets(cfg);
     return fail(err);
   }
   log('info', 'Daemon has completed initialization');

@@ -25,10 +25,11 @@ import {
   type Envelope,
   type FailpointAction,
   type JobEnvelope,
+  type JobPorts,
   type LogLevel,
   type Posted,
 } from '../protocol/messages.js';
-import { PortReader, PortWriter } from '../protocol/stream.js';
+import { PortReader, PortWriter, pump } from '../protocol/stream.js';
 
 /** What a handler gets besides its args. */
 export interface JobContext {
@@ -39,6 +40,10 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** The job's output stream, for jobs declared `stream: true`. */
   readonly stdout: PortWriter | null;
+  /** The job's input stream, for jobs declared `stdin: true` (read it, or take its port). */
+  readonly stdin: PortReader | null;
+  /** takeStdin hands the raw input port on (to a pool task), instead of reading it here. */
+  takeStdin(): MessagePort | null;
   readonly engine: EngineClient;
   readonly log: ActorLogger;
 }
@@ -68,6 +73,8 @@ export interface JobOptions {
   env?: Env | string[];
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** The job's input, for jobs declared `stdin: true`. */
+  stdin?: AsyncIterable<Uint8Array>;
 }
 
 export interface ActorLogger {
@@ -90,7 +97,7 @@ export class EngineClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
-  constructor(private readonly post: (env: Envelope, port?: MessagePort) => void) {}
+  constructor(private readonly post: (env: Envelope, ports?: JobPorts) => void) {}
 
   /** job runs a job that returns a result. */
   job<K extends JobName>(name: K, args: ArgsOf<K>, opts: JobOptions = {}): Promise<ResultOf<K>> {
@@ -111,7 +118,7 @@ export class EngineClient {
     return this.start(name, args, opts, undefined);
   }
 
-  private start(name: string, args: unknown, opts: JobOptions, port: MessagePort | undefined): Promise<unknown> {
+  private start(name: string, args: unknown, opts: JobOptions, stdout: MessagePort | undefined): Promise<unknown> {
     const id = this.nextId++;
     const spec = (JOBS as Record<string, { stream?: boolean; timeoutMs?: number }>)[name];
     const timeoutMs = opts.timeoutMs ?? spec?.timeoutMs ?? (spec?.stream ? 0 : DEFAULT_TIMEOUT_MS);
@@ -145,7 +152,13 @@ export class EngineClient {
           settle(() => reject(new DeadlineError(`${name}: no answer within ${timeoutMs} ms`)));
         }, timeoutMs);
       }
-      this.post({ t: 'job', id, job: name, args, env, timeoutMs }, port);
+      let stdin: MessagePort | undefined;
+      if (opts.stdin) {
+        const ch = new MessageChannel();
+        stdin = ch.port2;
+        void pump(opts.stdin, new PortWriter(ch.port1));
+      }
+      this.post({ t: 'job', id, job: name, args, env, timeoutMs }, { stdout, stdin });
     });
   }
 
@@ -178,26 +191,51 @@ export function runActor<A extends WorkerActorName>(actor: A, mod: ActorModule<A
   const data = workerData as ActorWorkerData;
   const running = new Map<number, AbortController>();
 
-  const post = (env: Envelope, transfer?: MessagePort) => {
+  const post = (env: Envelope, ports: JobPorts = {}) => {
     const b = encode(env);
-    const msg: Posted = transfer ? { b, p: transfer } : { b };
-    port.postMessage(msg, transfer ? [b.buffer as ArrayBuffer, transfer] : [b.buffer as ArrayBuffer]);
+    const msg: Posted = { b };
+    const transfer: Array<ArrayBuffer | MessagePort> = [b.buffer as ArrayBuffer];
+    if (ports.stdout) (msg.p = ports.stdout), transfer.push(ports.stdout);
+    if (ports.stdin) (msg.i = ports.stdin), transfer.push(ports.stdin);
+    port.postMessage(msg, transfer);
   };
 
   const log = makeLogger(post, data.logLevel ?? 'info', actor);
   const engine = new EngineClient(post);
   const handlers = mod.handlers as unknown as Record<string, (args: unknown, ctx: JobContext) => Promise<unknown>>;
 
-  async function runJob(env: JobEnvelope, stdoutPort: MessagePort | undefined): Promise<void> {
+  async function runJob(env: JobEnvelope, stdoutPort: MessagePort | undefined, stdinPort: MessagePort | undefined): Promise<void> {
     const ac = new AbortController();
     running.set(env.id, ac);
     const stdout = stdoutPort ? new PortWriter(stdoutPort) : null;
+    let rawStdin: MessagePort | null = stdinPort ?? null;
+    let stdinReader: PortReader | null = null;
     stdout?.closed.addEventListener('abort', () => ac.abort(), { once: true });
     try {
       if (env.fp) await obeyFailpoint(env.fp);
       const handler = handlers[env.job];
       if (!handler) throw new UnavailableError(`${actor}: no handler for ${env.job}`);
-      const ctx: JobContext = { id: env.id, job: env.job, env: new Env(env.env ?? []), signal: ac.signal, stdout, engine, log };
+      const ctx: JobContext = {
+        id: env.id,
+        job: env.job,
+        env: new Env(env.env ?? []),
+        signal: ac.signal,
+        stdout,
+        get stdin() {
+          if (!stdinReader && rawStdin) {
+            stdinReader = new PortReader(rawStdin);
+            rawStdin = null;
+          }
+          return stdinReader;
+        },
+        takeStdin: () => {
+          const p = rawStdin;
+          rawStdin = null;
+          return p;
+        },
+        engine,
+        log,
+      };
       const result = await handler(env.args, ctx);
       stdout?.end();
       post({ t: 'reply', id: env.id, status: Status.OK, result });
@@ -208,6 +246,9 @@ export function runActor<A extends WorkerActorName>(actor: A, mod: ActorModule<A
       post({ t: 'reply', id: env.id, status: w.kind === 'jobNotFound' ? Status.NOT_FOUND : Status.ERR, error: w });
     } finally {
       running.delete(env.id);
+      // Input nobody read: tell the sender to stop.
+      if (rawStdin) new PortReader(rawStdin).close();
+      (stdinReader as PortReader | null)?.close(); // assigned in the ctx getter
     }
   }
 
@@ -215,7 +256,7 @@ export function runActor<A extends WorkerActorName>(actor: A, mod: ActorModule<A
     const env = decode<Envelope>(msg.b);
     switch (env.t) {
       case 'job':
-        void runJob(env, msg.p);
+        void runJob(env, msg.p, msg.i);
         break;
       case 'reply':
         engine.onReply(env.id, env.status, env.result, env.error);

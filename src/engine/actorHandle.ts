@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { wrap, releaseProxy, type Remote } from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { Status, UnavailableError, fromWire, toWire } from '../errdefs/errors.js';
+import { Status, SystemError, UnavailableError, fromWire, toWire } from '../errdefs/errors.js';
 import { decode, encode } from '../protocol/codec.js';
 import type { WorkerActorName } from '../protocol/jobs.js';
 import type { ActorReport } from '../protocol/types/system.js';
@@ -22,6 +22,7 @@ import {
   type Envelope,
   type FailpointAction,
   type HelloEnvelope,
+  type JobPorts,
   type LogLevel,
   type Posted,
 } from '../protocol/messages.js';
@@ -65,6 +66,8 @@ export class ActorHandle extends EventEmitter {
   private lastError: Error | null = null;
   private killReason: string | null = null;
   private exitPromise: Promise<void> = Promise.resolve();
+  /** Control calls waiting: rejected when the thread ends (a per-call hook, removed after). */
+  private readonly controlWaiters = new Set<(err: Error) => void>();
   private stopping = false;
   /** Incremented at every spawn, so a late message from an old thread is recognised. */
   incarnation = 0;
@@ -132,7 +135,7 @@ export class ActorHandle extends EventEmitter {
           resolve(env.jobs);
           return;
         }
-        this.onEnvelope(env, msg.p);
+        this.onEnvelope(env, msg);
       });
       worker.on('error', (err) => {
         this.lastError = err;
@@ -165,19 +168,35 @@ export class ActorHandle extends EventEmitter {
         if (this.pending.has(id)) this.post({ t: 'cancel', id });
       };
       job.signal.addEventListener('abort', onAbort, { once: true });
-      const port = job.stdout.takePort() ?? undefined;
-      this.post({ t: 'job', id, job: job.name, args: job.args, env: job.env.toList(), fp }, port);
+      const stdout = job.stdout.takePort() ?? undefined;
+      const stdin = job.stdin.takePort() ?? undefined;
+      try {
+        this.post({ t: 'job', id, job: job.name, args: job.args, env: job.env.toList(), fp }, { stdout, stdin });
+      } catch (err) {
+        this.pending.delete(id);
+        reject(new SystemError(`cannot encode the job ${job.name}: ${(err as Error).message}`));
+      }
     });
   }
 
-  private post(env: Envelope, port?: MessagePort): void {
+  private post(env: Envelope, ports: JobPorts = {}): void {
     if (!this.worker) return;
-    const b = encode(env);
-    const msg: Posted = port ? { b, p: port } : { b };
-    this.worker.postMessage(msg, port ? [b.buffer as ArrayBuffer, port] : [b.buffer as ArrayBuffer]);
+    let b: Uint8Array;
+    try {
+      b = encode(env);
+    } catch (err) {
+      // A value msgpack cannot carry: answer with an error rather than crash the main thread.
+      if (env.t !== 'reply' && env.t !== 'job') throw err;
+      b = encode(env.t === 'reply' ? { t: 'reply', id: env.id, status: Status.ERR, error: { kind: 'system', message: `cannot encode the reply: ${(err as Error).message}` } } : env);
+    }
+    const msg: Posted = { b };
+    const transfer: Array<ArrayBuffer | MessagePort> = [b.buffer as ArrayBuffer];
+    if (ports.stdout) (msg.p = ports.stdout), transfer.push(ports.stdout);
+    if (ports.stdin) (msg.i = ports.stdin), transfer.push(ports.stdin);
+    this.worker.postMessage(msg, transfer);
   }
 
-  private onEnvelope(env: Envelope, port: MessagePort | undefined): void {
+  private onEnvelope(env: Envelope, msg: Posted): void {
     switch (env.t) {
       case 'reply': {
         const p = this.pending.get(env.id);
@@ -189,16 +208,16 @@ export class ActorHandle extends EventEmitter {
       }
       case 'job': {
         // A job this actor submits (the api actor does for every request): run it here.
-        const job = this.engine.job(env.job, env.args, { env: env.env, stdoutPort: port ?? null, from: this.spec.id });
+        const job = this.engine.job(env.job, env.args, { env: env.env, stdoutPort: msg.p ?? null, stdinPort: msg.i ?? null, from: this.spec.id });
         this.incoming.set(env.id, job);
         const incarnation = this.incarnation;
         this.engine.run(job).then(
           (result) => {
-            this.incoming.delete(env.id);
+            if (this.incoming.get(env.id) === job) this.incoming.delete(env.id);
             if (incarnation === this.incarnation) this.post({ t: 'reply', id: env.id, status: Status.OK, result });
           },
           (err) => {
-            this.incoming.delete(env.id);
+            if (this.incoming.get(env.id) === job) this.incoming.delete(env.id);
             const w = toWire(err);
             if (incarnation === this.incarnation) {
               this.post({ t: 'reply', id: env.id, status: job.status ?? Status.ERR, error: w });
@@ -236,6 +255,8 @@ export class ActorHandle extends EventEmitter {
       : new UnavailableError(`the ${this.spec.id} actor crashed (${reason}) and is being restarted`);
     for (const p of this.pending.values()) p.reject(unavailable);
     this.pending.clear();
+    for (const reject of this.controlWaiters) reject(new UnavailableError(`the ${this.spec.id} actor ended`));
+    this.controlWaiters.clear();
     // Whoever asked these is gone: their answers have nowhere to go.
     for (const job of this.incoming.values()) job.cancel();
     this.incoming.clear();
@@ -247,18 +268,19 @@ export class ActorHandle extends EventEmitter {
     const c = this.control;
     if (!c) throw new UnavailableError(`the ${this.spec.id} actor is not running`);
     let timer: NodeJS.Timeout | undefined;
+    let onExit: ((err: Error) => void) | undefined;
     try {
       return await Promise.race([
         f(c),
-        this.exitPromise.then(() => {
-          throw new UnavailableError(`the ${this.spec.id} actor ended`);
-        }),
         new Promise<never>((_, reject) => {
+          onExit = reject;
+          this.controlWaiters.add(reject);
           timer = setTimeout(() => reject(new UnavailableError(`the ${this.spec.id} actor did not answer within ${timeoutMs} ms`)), timeoutMs);
         }),
       ]);
     } finally {
       clearTimeout(timer);
+      if (onExit) this.controlWaiters.delete(onExit);
     }
   }
 

@@ -12,7 +12,7 @@
  *   4. return, at most 15 s after it started.
  */
 import { randomBytes } from 'node:crypto';
-import type { MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import {
   DeadlineError,
   JobNotFoundError,
@@ -21,8 +21,8 @@ import {
 } from '../errdefs/errors.js';
 import { Env } from '../protocol/env.js';
 import { DEFAULT_TIMEOUT_MS, JOBS, ownerOf, type ArgsOf, type JobName, type JobsOf, type ResultOf } from '../protocol/jobs.js';
-import type { PortReader } from '../protocol/stream.js';
-import { logger } from '../log/log.js';
+import { PortWriter, pump, type PortReader } from '../protocol/stream.js';
+import { enabled, logger } from '../log/log.js';
 import { Job, type Handler } from './job.js';
 import type { Failpoints } from './failpoints.js';
 
@@ -52,6 +52,8 @@ export interface CallOptions {
   env?: Env | readonly string[];
   signal?: AbortSignal;
   timeoutMs?: number;
+  /** The job's input, for jobs declared `stdin: true`. */
+  stdin?: AsyncIterable<Uint8Array>;
 }
 
 export class Engine {
@@ -137,7 +139,8 @@ export class Engine {
     }
     job.handler = handler;
     this.running.set(job.id, job);
-    if (this.logging) logger.debug(`+job ${job.describe()}`, { from: job.from });
+    const debug = this.logging && enabled('debug');
+    if (debug) logger.debug(`+job ${job.describe()}`, { from: job.from });
     try {
       // Main-thread jobs obey their failpoints here; an actor's jobs obey them in the actor.
       const owner = ownerOf(job.name);
@@ -151,8 +154,9 @@ export class Engine {
       job.finish(err);
       throw err;
     } finally {
+      job.stdin.close();
       this.running.delete(job.id);
-      if (this.logging) logger.debug(`-job ${job.describe()} = ${job.status === 0 ? 'OK' : 'ERR'} (${job.status})`);
+      if (debug) logger.debug(`-job ${job.describe()} = ${job.status === 0 ? 'OK' : 'ERR'} (${job.status})`);
       if (this.running.size === 0) {
         const w = this.idleWaiters;
         this.idleWaiters = [];
@@ -186,7 +190,13 @@ export class Engine {
   /** stream runs a streaming job from main-thread code; iterate `output`. */
   stream<K extends JobName>(name: K, args: ArgsOf<K>, opts: CallOptions = {}): { output: PortReader; done: Promise<ResultOf<K>> } {
     const { port, reader } = Job.outputChannel();
-    const job = this.job(name, args, { env: opts.env, signal: opts.signal, stdoutPort: port });
+    let stdinPort: MessagePort | null = null;
+    if (opts.stdin) {
+      const ch = new MessageChannel();
+      stdinPort = ch.port2;
+      void pump(opts.stdin, new PortWriter(ch.port1));
+    }
+    const job = this.job(name, args, { env: opts.env, signal: opts.signal, stdoutPort: port, stdinPort });
     const done = this.run(job) as Promise<ResultOf<K>>;
     done.catch(() => reader.close());
     return { output: reader, done };

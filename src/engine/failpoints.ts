@@ -45,7 +45,7 @@ export class Failpoints {
         throw new InvalidParameterError('failpoint delay needs arg: milliseconds, 0 to 600000');
       }
     }
-    if (spec.action === 'error' && spec.arg !== undefined && !(typeof spec.arg === 'string' && spec.arg in ERROR_TABLE)) {
+    if (spec.action === 'error' && spec.arg !== undefined && !(typeof spec.arg === 'string' && Object.hasOwn(ERROR_TABLE, spec.arg))) {
       throw new InvalidParameterError(`failpoint error needs arg: an error kind, one of ${Object.keys(ERROR_TABLE).join(', ')}`);
     }
     if (spec.action === 'exit' && spec.arg !== undefined && (typeof spec.arg !== 'number' || !Number.isInteger(spec.arg))) {

@@ -74,6 +74,35 @@ export class JobOutput {
   }
 }
 
+/**
+ * JobInput is a job's stdin: the caller's port, read here by a main-thread handler, or handed
+ * on untouched to the worker that owns the job.
+ */
+export class JobInput {
+  private reader: PortReader | null = null;
+  constructor(private port: MessagePort | null) {}
+
+  get stream(): PortReader | null {
+    if (!this.reader && this.port) {
+      this.reader = new PortReader(this.port);
+      this.port = null;
+    }
+    return this.reader;
+  }
+
+  takePort(): MessagePort | null {
+    const p = this.port;
+    this.port = null;
+    return p;
+  }
+
+  /** close tells the sender nobody will read (a job that ended without reading its input). */
+  close(): void {
+    if (this.port) this.stream;
+    this.reader?.close();
+  }
+}
+
 export interface JobInit {
   id: number;
   name: string;
@@ -94,7 +123,7 @@ export class Job {
   readonly env: Env;
   readonly stdout: JobOutput;
   readonly stderr: JobOutput;
-  readonly stdin: PortReader | null;
+  readonly stdin: JobInput;
   readonly from: string;
   readonly startedAt = Date.now();
   status: StatusCode | undefined;
@@ -108,7 +137,7 @@ export class Job {
     this.env = init.env instanceof Env ? init.env : new Env(init.env ?? []);
     this.stdout = new JobOutput(init.stdoutPort ?? null);
     this.stderr = new JobOutput(null, init.onStderr);
-    this.stdin = init.stdinPort ? new PortReader(init.stdinPort) : null;
+    this.stdin = new JobInput(init.stdinPort ?? null);
     this.from = init.from;
     if (init.signal) {
       if (init.signal.aborted) this.abort.abort();

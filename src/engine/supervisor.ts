@@ -52,6 +52,7 @@ interface Child {
 }
 
 const MAX_QUEUE = 10_000;
+const REPLAY_TIMEOUT_MS = 60_000;
 
 export class Supervisor {
   private readonly children = new Map<WorkerActorName, Child>();
@@ -202,7 +203,18 @@ export class Supervisor {
       await child.handle.spawn();
       for (const [name, r] of child.replay) {
         const job = this.engine.job(name, r.args, { env: r.env, from: 'supervisor' });
-        await child.handle.send(job);
+        // A replay that never answers would keep the actor restarting forever: it counts as a failed restart.
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            child.handle.send(job),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`replaying ${name} took longer than ${REPLAY_TIMEOUT_MS / 1000} s`)), REPLAY_TIMEOUT_MS);
+            }),
+          ]);
+        } finally {
+          clearTimeout(timer);
+        }
       }
     } catch (err) {
       const reason = toWire(err).message;

@@ -142,7 +142,7 @@ export function toWire(err: unknown): WireError {
 }
 
 export function fromWire(w: WireError): BerthError {
-  const Cls = CLASSES[w.kind] ?? SystemError;
+  const Cls = Object.hasOwn(CLASSES, w.kind) ? CLASSES[w.kind] : SystemError;
   return new Cls(w.message);
 }
 

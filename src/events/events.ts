@@ -124,16 +124,18 @@ export class Events {
     };
     const replayFrom = this.ring.slice();
     this.subscribers.add(sub);
-    const stop = new Promise<void>((resolve) => {
-      const done = () => resolve();
-      job.signal.addEventListener('abort', done, { once: true });
-      out.closed.addEventListener('abort', done, { once: true });
-    });
     let stopped = false;
-    void stop.then(() => {
+    const stop = () => {
       stopped = true;
       wake?.();
-    });
+    };
+    // Cancelled (client gone, shutdown): end the stream at once, even if a write waits for credit.
+    const cancel = () => {
+      stop();
+      out.end();
+    };
+    job.signal.addEventListener('abort', cancel, { once: true });
+    out.closed.addEventListener('abort', stop, { once: true });
     let timer: NodeJS.Timeout | undefined;
     try {
       out.begin();
@@ -142,12 +144,14 @@ export class Events {
         for (const r of replayFrom) if (wanted(r)) await out.write(r.line);
       }
       if (until !== undefined) {
-        const left = Number((until - nowNs()) / 1_000_000n);
-        if (left <= 0) return;
-        timer = setTimeout(() => {
-          stopped = true;
-          wake?.();
-        }, left);
+        if (until <= nowNs()) return;
+        // setTimeout holds at most 2^31-1 ms (24.8 days): re-arm until `until` comes.
+        const arm = () => {
+          const left = Number((until - nowNs()) / 1_000_000n);
+          if (left <= 0) return stop();
+          timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+        };
+        arm();
       }
       const seen = replayFrom.length ? replayFrom[replayFrom.length - 1]!.ns : -1n;
       while (!stopped && !overflow) {
@@ -160,9 +164,11 @@ export class Events {
         if (r.ns <= seen) continue; // already replayed
         if (wanted(r)) await out.write(r.line);
       }
+      if (overflow) throw new SystemError('this client fell too far behind the events; its stream was cut');
     } finally {
       clearTimeout(timer);
       this.subscribers.delete(sub);
+      job.signal.removeEventListener('abort', cancel);
     }
   }
 }

@@ -8,7 +8,9 @@
  */
 import { Packr } from 'msgpackr';
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+// 'bigint': a 64-bit integer on the wire comes back exactly. (JS numbers travel as doubles and
+// come back as numbers; only bigints are written as 64-bit integers.)
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'bigint' });
 
 export function encode(value: unknown): Uint8Array {
   const view = packr.pack(value);

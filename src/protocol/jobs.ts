@@ -9,6 +9,7 @@
  *
  * Per-job options:
  *   stream   the job writes a byte stream to its caller (job.stdout); no deadline by default
+ *   stdin    the job reads a byte stream from its caller (job.stdin): an upload
  *   replay   the engine re-runs the job, with the same args, on a restarted actor before
  *            handing it new jobs (init jobs, serveapi)
  *   timeoutMs  the deadline if the caller gives none (default DEFAULT_TIMEOUT_MS)
@@ -42,6 +43,7 @@ export const DEFAULT_TIMEOUT_MS = 120_000;
 interface JobSpec<A extends ActorName, Args, Result> {
   actor: A;
   stream?: boolean;
+  stdin?: boolean;
   replay?: boolean;
   timeoutMs?: number;
   /** Phantom fields: types only, never set at run time. */

@@ -2,8 +2,9 @@
  * Envelopes between the engine (main thread) and an actor (worker thread).
  *
  * Every envelope is msgpack bytes (codec.ts) posted as {b} with its buffer transferred; a job
- * that streams output also carries a MessagePort {p} for its stdout (stream.ts), so bytes flow
- * from the producing actor to the consumer without passing through the main thread.
+ * that streams output also carries a MessagePort {p} for its stdout, and one that reads input a
+ * port {i} for its stdin (stream.ts), so bytes flow between the actors without passing through
+ * the main thread.
  *
  * Three kinds of traffic, as OTP's call/cast/info:
  *   job → reply    a call; either side may start one (the api actor submits jobs to the engine)
@@ -71,10 +72,17 @@ export interface HelloEnvelope {
 
 export type Envelope = JobEnvelope | ReplyEnvelope | CancelEnvelope | LogEnvelope | HelloEnvelope;
 
-/** What is actually posted on the port. */
+/** What is actually posted on the port: the envelope, and the job's stdout (p) and stdin (i) ports. */
 export interface Posted {
   b: Uint8Array;
   p?: MessagePort;
+  i?: MessagePort;
+}
+
+/** Ports that travel with a job envelope. */
+export interface JobPorts {
+  stdout?: MessagePort;
+  stdin?: MessagePort;
 }
 
 /** workerData every actor receives. */

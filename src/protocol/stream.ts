@@ -97,6 +97,23 @@ export class PortWriter {
   }
 }
 
+/**
+ * pump writes a byte source into a writer (with its flow control) and ends it; it stops early,
+ * without error, when the reader goes away. A failing source fails the stream.
+ */
+export async function pump(source: AsyncIterable<Uint8Array>, writer: PortWriter): Promise<void> {
+  try {
+    writer.begin();
+    for await (const chunk of source) {
+      if (writer.closed.aborted) return;
+      await writer.write(chunk);
+    }
+    writer.end();
+  } catch (err) {
+    writer.fail(err);
+  }
+}
+
 /** PortReader is the consuming end: iterate it for the chunks; close() tells the writer to stop. */
 export class PortReader implements AsyncIterable<Uint8Array> {
   private queue: Uint8Array[] = [];

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { lstatSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
@@ -341,6 +341,87 @@ test('the api actor crashing drops its own connections; it comes back on the sam
   } finally {
     await b.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a client that stops reading events and leaves frees its request; shutdown is not held up by it', async (t) => {
+  const b = await startBerthd({ args: ['--debug-failpoints'] });
+  try {
+    // Fill the ring so a replay is larger than the stream's window and the socket's buffers.
+    for (let i = 0; i < 40; i++) process.kill(b.pid, 'SIGHUP');
+    await waitFor(() => (b.output().match(/Reloaded configuration/g) ?? []).length >= 20, 10_000);
+    const sockets = [];
+    for (let i = 0; i < 3; i++) {
+      const s = createConnection(b.socket);
+      await new Promise((r) => s.once('connect', r));
+      s.write('GET /events?since=0 HTTP/1.1\r\nHost: x\r\n\r\n');
+      s.pause(); // never read
+      sockets.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    for (const s of sockets) s.destroy();
+    t.true(
+      await waitFor(async () => (await b.request('GET', '/debug/api')).json<{ requestsInFlight: number }>().requestsInFlight === 1, 5_000),
+      'only the asking request is in flight',
+    );
+    const stuck = createConnection(b.socket);
+    await new Promise((r) => stuck.once('connect', r));
+    stuck.write('GET /events?since=0 HTTP/1.1\r\nHost: x\r\n\r\n');
+    stuck.pause();
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    process.kill(b.pid, 'SIGTERM');
+    t.is((await b.exited).code, 0);
+    t.true(Date.now() - started < 4_000, `shutdown took ${Date.now() - started} ms`);
+    stuck.destroy();
+  } finally {
+    await b.stop();
+  }
+});
+
+test('events: an `until` weeks ahead keeps the stream open (no timer overflow)', async (t) => {
+  const until = Math.floor(Date.now() / 1000) + 40 * 24 * 3600;
+  const ev = await openEvents(shared, `?until=${until}`);
+  t.is(ev.status, 200);
+  const ended = await Promise.race([ev.ended, new Promise((r) => setTimeout(() => r('open'), 700))]);
+  t.is(ended, 'open');
+  ev.close();
+  t.false(shared.output().includes('TimeoutOverflowWarning'));
+});
+
+test('a chunked body over the limit gets its 413, not a reset; a bad URL escape is a 400', async (t) => {
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request({ socketPath: shared.socket, method: 'PUT', path: '/debug/failpoints/job/info', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    const chunk = Buffer.alloc(1 << 20, 0x20);
+    let sent = 0;
+    const more = () => {
+      while (sent < 20) {
+        sent++;
+        if (!req.write(chunk)) return req.once('drain', more);
+      }
+      req.end();
+    };
+    more();
+  });
+  t.is(status, 413);
+  const bad = await shared.request('GET', '/debug/failpoints/job%zz');
+  t.is(bad.status, 404, 'an unrouted path stays page not found');
+  const bad2 = await shared.request('DELETE', '/debug/failpoints/job/%E0%A4%A');
+  t.is(bad2.status, 400);
+  t.regex(bad2.json<{ message: string }>().message, /^invalid URL: bad escape/);
+});
+
+test('a NOTIFY_SOCKET nobody listens on is a warning, not a failed start', async (t) => {
+  const b = await startBerthd({ env: { NOTIFY_SOCKET: '/tmp/berth-no-such-notify.sock' } });
+  try {
+    t.is((await b.request('GET', '/_ping')).status, 200);
+    t.regex(b.output(), /level=warning msg="could not notify the service manager: sendto: /);
+  } finally {
+    await b.stop();
   }
 });
 

@@ -291,7 +291,7 @@ test('two berthd with different sockets, pidfiles and roots run side by side', a
   }
 });
 
-test('the data root and exec root get dockerd\'s permissions; the pidfile holds the pid', async (t) => {
+test('the data root gets dockerd\'s 0710; the exec root 0711 (it holds the socket, so the group must traverse it)', async (t) => {
   const b = await startBerthd();
   try {
     t.is(lstatSync(b.dataRoot).mode & 0o7777, 0o710);

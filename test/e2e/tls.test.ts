@@ -81,6 +81,25 @@ test('--tlsverify: a client with a certificate from the CA gets in; one without 
   }
 });
 
+test('TLS is for tcp only: the unix socket next to a --tlsverify listener speaks plain HTTP', async (t) => {
+  const port = await freePort();
+  const dir = tempDir();
+  const b = await startBerthd({
+    dir,
+    hosts: [`unix://${join(dir, 's.sock')}`, `tcp://127.0.0.1:${port}`],
+    args: ['--tlsverify', '--tlscacert', join(certs, 'ca.pem'), '--tlscert', join(certs, 'server-cert.pem'), '--tlskey', join(certs, 'server-key.pem')],
+  });
+  try {
+    const viaUnix = await b.docker(['version', '--format', '{{.Server.APIVersion}}']);
+    t.is(viaUnix.stdout.trim(), '1.41', viaUnix.stderr);
+    const viaTcp = await docker(`tcp://127.0.0.1:${port}`, ['version']);
+    t.not(viaTcp.code, 0, 'the tcp listener still wants a certificate');
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('--tls without verify: the server is authenticated, clients need no certificate', async (t) => {
   const port = await freePort();
   const b = await startBerthd({

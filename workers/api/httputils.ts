@@ -82,6 +82,7 @@ export function writeError(res: ServerResponse, err: unknown): number {
     res.destroy();
     return status;
   }
+  if (status === 413) res.setHeader('Connection', 'close'); // the rest of the body is not read
   if (status === 304) {
     res.writeHead(304);
     res.end();
@@ -106,17 +107,29 @@ export function intValue(query: URLSearchParams, key: string, fallback: number):
 }
 
 /** readBody reads a whole request body, refusing more than `limit` bytes (413). */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw tooLarge(limit);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
+  // Event handlers, not `for await`: leaving an async iterator early destroys the request and
+  // its socket, and the client would get a reset instead of the 413.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        req.socket?.once('drain', () => {});
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }
 
 function tooLarge(limit: number): BerthError {

@@ -19,12 +19,17 @@ const handlers: Handlers<'api'> = {
     if (!server) return { listeners: 0, requestsInFlight: 0, accepting: false };
     return server.status();
   },
-  acceptconnections: async () => {
+  acceptconnections: async (_args, ctx) => {
     if (!server) throw new Error('acceptconnections before serveapi');
     // READY=1 only once the sockets listen, so "ready" means reachable.
     await server.accept();
-    const notified = sdNotify('READY=1');
-    return { notified };
+    // As dockerd: a service manager we cannot reach is worth a warning, not a failed start.
+    try {
+      return { notified: sdNotify('READY=1') };
+    } catch (err) {
+      ctx.log.warn(`could not notify the service manager: ${(err as Error).message}`);
+      return { notified: false };
+    }
   },
 };
 

@@ -4,6 +4,7 @@
  * its routes from routes/<area>/<area>.ts; the server strips the /vX.Y prefix before matching.
  * A known path with the wrong method is a 404 "page not found", as in dockerd 20.10.
  */
+import { InvalidParameterError } from '../../src/errdefs/errors.js';
 import type { RouteHandler } from './httputils.js';
 
 export interface Route {
@@ -46,7 +47,13 @@ export class Router {
       const m = r.re.exec(path);
       if (!m) continue;
       const vars: Record<string, string> = {};
-      r.names.forEach((n, i) => (vars[n] = decodeURIComponent(m[i + 1]!)));
+      r.names.forEach((n, i) => {
+        try {
+          vars[n] = decodeURIComponent(m[i + 1]!);
+        } catch {
+          throw new InvalidParameterError(`invalid URL: bad escape in ${JSON.stringify(m[i + 1])}`);
+        }
+      });
       return { route: r, vars };
     }
     return null;

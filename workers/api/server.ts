@@ -58,7 +58,8 @@ export class ApiServer {
     const done: string[] = [];
     try {
       for (const host of args.hosts) {
-        const server = tlsOptions ? createHttpsServer(tlsOptions, (q, s) => this.handle(q, s)) : createHttpServer((q, s) => this.handle(q, s));
+        // TLS is for tcp listeners only, as in dockerd: a unix socket is guarded by its permissions.
+        const server = tlsOptions && host.proto === 'tcp' ? createHttpsServer(tlsOptions, (q, s) => this.handle(q, s)) : createHttpServer((q, s) => this.handle(q, s));
         // Long uploads (image load) and streams (events, logs) must not be cut by Node's default.
         server.requestTimeout = 0;
         server.headersTimeout = 60_000;

@@ -49,12 +49,23 @@ export async function getEvents(ctx: RouteContext): Promise<void> {
   await Promise.race([output.begun, done]);
   ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
   ctx.res.flushHeaders();
+  await pipeToResponse(ctx, output, done);
+}
+
+/**
+ * pipeToResponse streams a job's output into the response once it has begun. A client that
+ * leaves ends the wait for 'drain' (its signal), and a stream that fails part-way cuts the
+ * connection rather than ending it cleanly, so the client sees the loss (as with dockerd).
+ */
+export async function pipeToResponse(ctx: RouteContext, output: AsyncIterable<Uint8Array>, done: Promise<unknown>): Promise<void> {
   try {
     for await (const chunk of output) {
-      if (!ctx.res.write(chunk)) await once(ctx.res, 'drain');
+      if (!ctx.res.write(chunk)) await once(ctx.res, 'drain', { signal: ctx.signal });
     }
     await done;
-  } finally {
     ctx.res.end();
+  } catch (err) {
+    ctx.log.debug('stream ended early', { error: (err as Error).message });
+    ctx.res.destroy();
   }
 }
