@@ -28,7 +28,7 @@ import { trap } from './engine/trap.js';
 import { Events } from './events/events.js';
 import { Daemon } from './daemon/daemon.js';
 import { createPidfile, type Pidfile } from './daemon/pidfile.js';
-import { buildInfo } from './daemon/buildInfo.js';
+import { buildInfo } from './build/info.js';
 import { Env } from './protocol/env.js';
 import { toWire } from './errdefs/errors.js';
 import { log, setLogLevel } from './log/log.js';

@@ -40,6 +40,8 @@ export interface JobContext {
   readonly signal: AbortSignal;
   /** The job's output stream, for jobs declared `stream: true`. */
   readonly stdout: PortWriter | null;
+  /** takeStdout hands the raw output port on (to a pool task that writes it, and ends it). */
+  takeStdout(): MessagePort | null;
   /** The job's input stream, for jobs declared `stdin: true` (read it, or take its port). */
   readonly stdin: PortReader | null;
   /** takeStdin hands the raw input port on (to a pool task), instead of reading it here. */
@@ -207,10 +209,18 @@ export function runActor<A extends WorkerActorName>(actor: A, mod: ActorModule<A
   async function runJob(env: JobEnvelope, stdoutPort: MessagePort | undefined, stdinPort: MessagePort | undefined): Promise<void> {
     const ac = new AbortController();
     running.set(env.id, ac);
-    const stdout = stdoutPort ? new PortWriter(stdoutPort) : null;
+    let rawStdout: MessagePort | null = stdoutPort ?? null;
+    let stdout: PortWriter | null = null;
+    const stdoutWriter = () => {
+      if (!stdout && rawStdout) {
+        stdout = new PortWriter(rawStdout);
+        rawStdout = null;
+        stdout.closed.addEventListener('abort', () => ac.abort(), { once: true });
+      }
+      return stdout;
+    };
     let rawStdin: MessagePort | null = stdinPort ?? null;
     let stdinReader: PortReader | null = null;
-    stdout?.closed.addEventListener('abort', () => ac.abort(), { once: true });
     try {
       if (env.fp) await obeyFailpoint(env.fp);
       const handler = handlers[env.job];
@@ -220,7 +230,14 @@ export function runActor<A extends WorkerActorName>(actor: A, mod: ActorModule<A
         job: env.job,
         env: new Env(env.env ?? []),
         signal: ac.signal,
-        stdout,
+        get stdout() {
+          return stdoutWriter();
+        },
+        takeStdout: () => {
+          const p = rawStdout;
+          rawStdout = null;
+          return p;
+        },
         get stdin() {
           if (!stdinReader && rawStdin) {
             stdinReader = new PortReader(rawStdin);
@@ -237,10 +254,10 @@ export function runActor<A extends WorkerActorName>(actor: A, mod: ActorModule<A
         log,
       };
       const result = await handler(env.args, ctx);
-      stdout?.end();
+      stdoutWriter()?.end();
       post({ t: 'reply', id: env.id, status: Status.OK, result });
     } catch (err) {
-      stdout?.fail(err);
+      stdoutWriter()?.fail(err);
       const w = toWire(err);
       if (w.kind === 'system') log.error(`${env.job} failed`, { error: w.message });
       post({ t: 'reply', id: env.id, status: w.kind === 'jobNotFound' ? Status.NOT_FOUND : Status.ERR, error: w });

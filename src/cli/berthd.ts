@@ -8,7 +8,7 @@ import { writeSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { UsageError } from '../config/parse.js';
 import { usage } from '../config/flags.js';
-import { buildInfo } from '../daemon/buildInfo.js';
+import { buildInfo } from '../build/info.js';
 import { mainDaemon } from '../main.js';
 
 function die(code: number, text: string): never {

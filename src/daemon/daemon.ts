@@ -74,8 +74,14 @@ export class Daemon {
   }
 
   /** handlers are the daemon's own jobs (the seed's d.Install). */
-  handlers(): Pick<MainHandlers<'daemon'>, 'version' | 'info'> {
+  handlers(): Pick<MainHandlers<'daemon'>, 'version' | 'info' | 'system_df' | 'image_users'> {
     return {
+      system_df: async () => {
+        const images = await this.deps.engine.call('image_df', {});
+        return { LayersSize: images.LayersSize, Images: images.Images, Containers: [], Volumes: [], BuildCache: null, BuilderSize: 0 };
+      },
+      // No containers yet (#4): no image is in use.
+      image_users: async ({ ids }) => Object.fromEntries(ids.map((id) => [id, { running: [], stopped: [] }])),
       version: async () => versionInfo(this.exec),
       info: async () =>
         systemInfo({

@@ -10,7 +10,7 @@ import type { DaemonConfig } from '../config/config.js';
 import { isLoopback } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
 import type { SystemInfo } from '../protocol/types/system.js';
-import { buildInfo } from './buildInfo.js';
+import { buildInfo } from '../build/info.js';
 
 export interface InfoDeps {
   engine: Engine;
@@ -87,7 +87,7 @@ export async function systemInfo(deps: InfoDeps): Promise<SystemInfo> {
     ContainersRunning: 0,
     ContainersPaused: 0,
     ContainersStopped: 0,
-    Images: 0,
+    Images: graph.images,
     Driver: graph.driver,
     DriverStatus: graph.driverStatus,
     Plugins: { Volume: [], Network: [net.driver], Authorization: null, Log: [] },

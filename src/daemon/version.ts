@@ -2,7 +2,7 @@
 import { release } from 'node:os';
 import { API_VERSION, MIN_API_VERSION } from '../protocol/api.js';
 import type { ComponentVersion, ExecStatus, VersionInfo } from '../protocol/types/system.js';
-import { buildInfo, buildTimeGo, goArch } from './buildInfo.js';
+import { buildInfo, buildTimeGo, goArch } from '../build/info.js';
 
 export function versionInfo(exec: ExecStatus | null): VersionInfo {
   const b = buildInfo();

@@ -22,6 +22,7 @@ import type {
   ExecStatus,
   GraphStatus,
   NetworkStatus,
+  SystemDf,
   SystemInfo,
   VersionInfo,
 } from './types/system.js';
@@ -32,6 +33,7 @@ import type {
   ServeApiArgs,
 } from './types/config.js';
 import type { FailpointSpec } from './types/failpoints.js';
+import type { DeleteItem, HistoryItem, ImageSummary, ImagesUsage, ImageUsers, ImportArgs, PruneReport } from './types/images.js';
 
 /** Who can own a job: the engine and the daemon live on the main thread, the rest are workers. */
 export type ActorName = 'engine' | 'daemon' | 'api' | 'network' | 'graph' | 'exec';
@@ -73,6 +75,10 @@ export const JOBS = {
   events: job<EventsQuery, void>()('daemon', { stream: true }),
   log: job<EventInput, void>()('daemon'),
   subscribers_count: job<Empty, number>()('daemon'),
+  /** GET /system/df: the daemon combines the actors' parts. */
+  system_df: job<Empty, SystemDf>()('daemon'),
+  /** Which containers use these images (the graph asks before deleting one). */
+  image_users: job<{ ids: string[] }, ImageUsers>()('daemon'),
 
   // api actor (seed §5.4.2, §5.7)
   serveapi: job<ServeApiArgs, { listening: string[] }>()('api', { replay: true }),
@@ -86,6 +92,19 @@ export const JOBS = {
   // graph actor
   init_graphdriver: job<GraphDriverConfig, GraphStatus>()('graph', { replay: true }),
   graph_status: job<Empty, GraphStatus>()('graph'),
+  image_list: job<{ all: boolean; digests: boolean; filters?: string }, ImageSummary[]>()('graph'),
+  image_inspect: job<{ name: string }, Record<string, unknown>>()('graph'),
+  image_history: job<{ name: string }, HistoryItem[]>()('graph'),
+  image_tag: job<{ name: string; repo: string; tag: string }, void>()('graph'),
+  image_delete: job<{ name: string; force: boolean; noprune: boolean }, DeleteItem[]>()('graph'),
+  image_prune: job<{ filters?: string }, PruneReport>()('graph'),
+  image_df: job<Empty, ImagesUsage>()('graph'),
+  /** POST /images/create?fromSrc=-: the body is the layer. */
+  image_import: job<ImportArgs, { id: string }>()('graph', { stream: true, stdin: true, timeoutMs: 0 }),
+  /** POST /images/load: the body is a docker save or OCI layout archive. */
+  image_load: job<{ quiet: boolean }, void>()('graph', { stream: true, stdin: true, timeoutMs: 0 }),
+  /** GET /images/get: the archive is the output. */
+  image_save: job<{ names: string[] }, void>()('graph', { stream: true, timeoutMs: 0 }),
 
   // exec actor
   init_execdriver: job<ExecDriverConfig, ExecStatus>()('exec', { replay: true }),

@@ -18,6 +18,7 @@ import { listenTcp, listenUnix, socketGid, type UnixListener } from './listeners
 import { Router } from './router.js';
 import { API_VERSION, MIN_API_VERSION, compareVersions } from '../../src/protocol/api.js';
 import { systemRoutes } from './routes/system/system.js';
+import { imageRoutes } from './routes/image/image.js';
 import { debugRoutes } from './routes/debug/debug.js';
 import { pendingRoutes } from './routes/pending.js';
 
@@ -116,6 +117,7 @@ export class ApiServer {
   private buildRouter(args: ServeApiArgs): Router {
     const r = new Router();
     systemRoutes(r, { version: () => this.version() });
+    imageRoutes(r);
     if (args.failpoints) debugRoutes(r, { maxJsonBody: args.maxJsonBody });
     pendingRoutes(r);
     return r;

@@ -19,6 +19,9 @@
  *   usage(key)            bytes and inodes of the snapshot's own changes
  */
 import type { GraphStatus } from '../../src/protocol/types/system.js';
+
+/** What a driver reports; the actor adds the image count. */
+export type DriverStatus = Omit<GraphStatus, 'images'>;
 import type { LayerFormat } from './layer/apply.js';
 
 export interface Mount {
@@ -50,7 +53,7 @@ export interface GraphDriver {
   readonly name: string;
   readonly format: LayerFormat;
   init(home: string, options: string[]): Promise<void>;
-  status(): Promise<GraphStatus>;
+  status(): Promise<DriverStatus>;
   prepare(key: string, parent: string | null): Promise<Mount[]>;
   view(key: string, parent: string): Promise<Mount[]>;
   commit(key: string): Promise<void>;

@@ -1,32 +1,59 @@
 /**
- * The graph actor: owns the graph driver (layers, image store, root filesystems) and the
- * piscina pool for hashing and decompression. It serves init_graphdriver and graph_status now;
- * layer and image jobs arrive with #3.
+ * The graph actor: owns the graph driver (layers, root filesystems), the layer, image and
+ * reference stores, and the piscina pool that does their CPU-bound work. init_graphdriver is
+ * replayed after a crash: it reopens the stores from disk and finishes what a crash
+ * interrupted. Image jobs are thin: each calls its verb in images/.
  */
-import { mkdirs } from '../../src/fs/mkdirs.js';
-import { join } from 'node:path';
 import { runActor, type Handlers } from '../../src/actor/runtime.js';
 import { UnavailableError } from '../../src/errdefs/errors.js';
+import { mkdirs } from '../../src/fs/mkdirs.js';
+import { join } from 'node:path';
 import type { GraphDriver } from './driver.js';
 import { chooseDriver } from './drivers/index.js';
 import { createPool, type TaskPool } from './pool.js';
+import { ImageService } from './images/service.js';
+import { listImages } from './images/list.js';
+import { imageHistory, inspectImage } from './images/inspect.js';
+import { tagImage } from './images/tag.js';
+import { removeImage } from './images/remove.js';
+import { imageUsage, pruneImages } from './images/prune.js';
+import { importImage } from './images/importImage.js';
+import { loadImages } from './images/load.js';
+import { saveImages } from './images/save.js';
 
 let driver: GraphDriver | null = null;
 let pool: TaskPool | null = null;
+let service: ImageService | null = null;
+
+function images(): ImageService {
+  if (!service) throw new UnavailableError('the image store is not open yet');
+  return service;
+}
 
 const handlers: Handlers<'graph'> = {
-  init_graphdriver: async ({ dataRoot, driver: requested, options }) => {
+  init_graphdriver: async ({ dataRoot, driver: requested, options }, ctx) => {
     const d = await chooseDriver(requested, dataRoot);
     await d.init(join(dataRoot, d.name), options);
     await mkdirs(join(dataRoot, 'image', d.name), 0o700);
-    driver = d;
     pool ??= createPool();
-    return d.status();
+    service = await ImageService.open(dataRoot, d, pool, ctx.engine, ctx.log);
+    driver = d;
+    return { ...(await d.status()), images: service.images.list().length };
   },
   graph_status: async () => {
     if (!driver) throw new UnavailableError('the graph driver is not initialised yet');
-    return driver.status();
+    return { ...(await driver.status()), images: images().images.list().length };
   },
+  image_list: async (args) => listImages(images(), args),
+  image_inspect: async ({ name }) => inspectImage(images(), name),
+  image_history: async ({ name }) => imageHistory(images(), name),
+  image_tag: async ({ name, repo, tag }) => tagImage(images(), name, repo, tag),
+  image_delete: async ({ name, force, noprune }) => (await removeImage(images(), name, force, !noprune)).items,
+  image_prune: async ({ filters }) => pruneImages(images(), filters),
+  image_df: async () => imageUsage(images()),
+  image_import: async (args, ctx) => importImage(images(), args, ctx),
+  image_load: async ({ quiet }, ctx) => loadImages(images(), quiet, ctx),
+  image_save: async ({ names }, ctx) => saveImages(images(), names, ctx),
 };
 
 runActor('graph', {
@@ -35,5 +62,5 @@ runActor('graph', {
     await pool?.close();
     pool = null;
   },
-  stats: () => ({ driver: driver?.name ?? null, pool: pool?.stats ?? null }),
+  stats: () => ({ driver: driver?.name ?? null, pool: pool?.stats ?? null, images: service?.images.list().length ?? 0 }),
 });

@@ -99,6 +99,8 @@ export interface NetworkStatus {
 export interface GraphStatus {
   driver: string;
   home: string;
+  /** How many images the store holds (for /info). */
+  images: number;
   driverStatus: [string, string][];
   warnings: string[];
 }
@@ -127,4 +129,14 @@ export interface CgroupSupport {
   cpuShares: boolean;
   cpuSet: boolean;
   pidsLimit: boolean;
+}
+
+/** GET /system/df (API 1.41). */
+export interface SystemDf {
+  LayersSize: number;
+  Images: import('./images.js').ImageSummary[];
+  Containers: unknown[];
+  Volumes: unknown[];
+  BuildCache: unknown[] | null;
+  BuilderSize: number;
 }

@@ -19,12 +19,12 @@ const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   ['HEAD', '/containers/{id}/archive', '#6'], ['GET', '/containers/{id}/archive', '#6'], ['PUT', '/containers/{id}/archive', '#6'],
   ['POST', '/containers/prune', '#4'], ['POST', '/containers/{id}/exec', '#6'], ['POST', '/exec/{id}/start', '#6'],
   ['POST', '/exec/{id}/resize', '#6'], ['GET', '/exec/{id}/json', '#6'],
-  ['GET', '/images/json', '#3'], ['POST', '/build', 'a later issue'], ['POST', '/build/prune', 'a later issue'],
-  ['POST', '/images/create', '#3'], ['GET', '/images/{name:.*}/json', '#3'], ['GET', '/images/{name:.*}/history', '#3'],
-  ['POST', '/images/{name:.*}/push', '#7'], ['POST', '/images/{name:.*}/tag', '#3'], ['GET', '/images/search', '#7'],
-  ['POST', '/images/prune', '#3'], ['GET', '/images/get', '#3'], ['GET', '/images/{name:.*}/get', '#3'],
-  ['POST', '/images/load', '#3'], ['DELETE', '/images/{name:.*}', '#3'], ['POST', '/commit', '#6'], ['POST', '/auth', '#7'],
-  ['GET', '/system/df', '#3'], ['GET', '/distribution/{name:.*}/json', '#7'],
+  ['POST', '/build', 'a later issue'], ['POST', '/build/prune', 'a later issue'],
+  
+  ['POST', '/images/{name:.*}/push', '#7'], ['GET', '/images/search', '#7'],
+  
+  ['POST', '/commit', '#6'], ['POST', '/auth', '#7'],
+  ['GET', '/distribution/{name:.*}/json', '#7'],
   ['GET', '/volumes', '#6'], ['POST', '/volumes/create', '#6'], ['GET', '/volumes/{name}', '#6'],
   ['DELETE', '/volumes/{name}', '#6'], ['POST', '/volumes/prune', '#6'],
   ['GET', '/networks', '#5'], ['GET', '/networks/', '#5'], ['GET', '/networks/{id}', '#5'], ['DELETE', '/networks/{id}', '#5'],

@@ -8,10 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GraphStatus } from '../../../src/protocol/types/system.js';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../../../src/errdefs/errors.js';
 import { mkdirs } from '../../../src/fs/mkdirs.js';
-import type { Change, GraphDriver, Mount, SnapshotInfo, SnapshotKind, Support, Usage } from '../driver.js';
+import type { Change, DriverStatus, GraphDriver, Mount, SnapshotInfo, SnapshotKind, Support, Usage } from '../driver.js';
 import { backingFs, kernelHasOverlay } from '../fs.js';
 import { overlayChanges, overlayDiff, usageOf } from '../layer/changes.js';
 
@@ -47,7 +46,7 @@ export class OverlayDriver implements GraphDriver {
     this.fs = await backingFs(home);
   }
 
-  async status(): Promise<GraphStatus> {
+  async status(): Promise<DriverStatus> {
     return {
       driver: this.name,
       home: this.home,

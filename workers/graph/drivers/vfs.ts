@@ -8,10 +8,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { GraphStatus } from '../../../src/protocol/types/system.js';
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError } from '../../../src/errdefs/errors.js';
 import { mkdirs } from '../../../src/fs/mkdirs.js';
-import type { Change, GraphDriver, Mount, SnapshotInfo, Usage } from '../driver.js';
+import type { Change, DriverStatus, GraphDriver, Mount, SnapshotInfo, Usage } from '../driver.js';
 import { naiveChanges, naiveDiff, usageOf } from '../layer/changes.js';
 
 const run = promisify(execFile);
@@ -30,7 +29,7 @@ export class VfsDriver implements GraphDriver {
     this.home = home;
   }
 
-  async status(): Promise<GraphStatus> {
+  async status(): Promise<DriverStatus> {
     return { driver: this.name, home: this.home, driverStatus: [], warnings: [] };
   }
 

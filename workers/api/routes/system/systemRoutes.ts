@@ -3,9 +3,9 @@
  * run the job, write the answer. /_ping and /version are answered here without an engine round
  * trip (/version from a cache filled once from the `version` job).
  */
-import { once } from 'node:events';
 import type { RouteContext } from '../../httputils.js';
 import { writeJson } from '../../httputils.js';
+import { pipeToResponse } from '../../stream.js';
 
 const OK = Buffer.from('OK');
 const PING_HEADERS = {
@@ -52,20 +52,6 @@ export async function getEvents(ctx: RouteContext): Promise<void> {
   await pipeToResponse(ctx, output, done);
 }
 
-/**
- * pipeToResponse streams a job's output into the response once it has begun. A client that
- * leaves ends the wait for 'drain' (its signal), and a stream that fails part-way cuts the
- * connection rather than ending it cleanly, so the client sees the loss (as with dockerd).
- */
-export async function pipeToResponse(ctx: RouteContext, output: AsyncIterable<Uint8Array>, done: Promise<unknown>): Promise<void> {
-  try {
-    for await (const chunk of output) {
-      if (!ctx.res.write(chunk)) await once(ctx.res, 'drain', { signal: ctx.signal });
-    }
-    await done;
-    ctx.res.end();
-  } catch (err) {
-    ctx.log.debug('stream ended early', { error: (err as Error).message });
-    ctx.res.destroy();
-  }
+export async function getSystemDf(ctx: RouteContext): Promise<void> {
+  writeJson(ctx.res, 200, await ctx.engine.job('system_df', {}, { signal: ctx.signal }));
 }
