@@ -58,6 +58,23 @@ export class ImageService {
         await s.images.settle(id);
       }
     }
+    // Layers no image and no container uses: a load interrupted after some of its layers.
+    const keep = new Set<string>();
+    const keepChain = (top: string | null) => {
+      for (let c = top; c && !keep.has(c); c = s.layers.get(c)?.parent ?? null) keep.add(c);
+    };
+    for (const img of s.images.list()) keepChain(chainIDs(img.config.rootfs?.diff_ids ?? []).at(-1) ?? null);
+    for (const p of await s.layers.mountParents()) keepChain(p);
+    for (let removed = true; removed; ) {
+      removed = false;
+      for (const l of s.layers.list()) {
+        if (!keep.has(l.chainID) && !s.layers.hasChildren(l.chainID)) {
+          note(`removing the unused layer ${l.chainID}`);
+          await s.layers.remove(l.chainID);
+          removed = true;
+        }
+      }
+    }
     // An image whose layers are gone cannot be used: drop it (never expected, but cheap to keep true).
     for (const img of s.images.list()) {
       const chain = chainIDs(img.config.rootfs?.diff_ids ?? []);

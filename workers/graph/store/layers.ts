@@ -150,6 +150,16 @@ export class LayerStore {
     return { layer, existed: false, skipped: result.skipped };
   }
 
+  /** The chainIDs containers' writable layers sit on (layerdb/mounts/<id>/parent, #4). */
+  async mountParents(): Promise<string[]> {
+    const out: string[] = [];
+    for (const name of await readdir(join(this.root, 'mounts')).catch(() => [] as string[])) {
+      const p = (await readFile(join(this.root, 'mounts', name, 'parent'), 'utf8').catch(() => '')).trim();
+      if (p) out.push(p);
+    }
+    return out;
+  }
+
   tarSplit(chainID: string): Promise<Buffer> {
     return readFile(join(this.root, 'sha256', hex(chainID), 'tar-split.json.gz'));
   }
