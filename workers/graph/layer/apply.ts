@@ -100,6 +100,11 @@ export async function applyLayer(tar: AsyncIterable<Buffer>, opts: ApplyOptions)
       if (h.size > 0) throw new Error(`invalid whiteout ${h.name}: it has contents`);
       await entry.skip();
       const dir = await resolveInRoot(root, parts.slice(0, -1), { createParents: true, followFinal: true });
+      if (!(await exists(dir))) {
+        // Nothing below to hide (naive), but overlay needs the directory to carry the marker.
+        if (format === 'naive') continue;
+        await mkdir(dir, { mode: 0o755 });
+      }
       if (base === OPAQUE) {
         if (format === 'overlay') {
           native().lsetxattr(dir, 'trusted.overlay.opaque', Buffer.from('y'));
@@ -135,8 +140,11 @@ export async function applyLayer(tar: AsyncIterable<Buffer>, opts: ApplyOptions)
         await symlink(h.linkname, target);
         break;
       case 'link': {
-        const source = await resolveInRoot(root, h.linkname);
-        if (!(await exists(source))) throw new Error(`invalid hardlink ${h.name} -> ${h.linkname}: no such entry in the layer`);
+        const source = await resolveInRoot(root, h.linkname).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'EBREAKOUT') throw err;
+          return null; // a path through something missing: there is no such entry
+        });
+        if (!source || !(await exists(source))) throw new Error(`invalid hardlink ${h.name} -> ${h.linkname}: no such entry in the layer`);
         await link(source, target);
         created.add(rel);
         continue; // a hardlink shares its target's metadata
