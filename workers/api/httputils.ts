@@ -82,7 +82,9 @@ export function writeError(res: ServerResponse, err: unknown): number {
     res.destroy();
     return status;
   }
-  if (status === 413) res.setHeader('Connection', 'close'); // the rest of the body is not read
+  // Past the limit the rest of the body is not read. (A body refused part-way otherwise is read
+  // and discarded by Node after the response, so the client, still sending, gets its answer.)
+  if (status === 413) res.setHeader('Connection', 'close');
   if (status === 304) {
     res.writeHead(304);
     res.end();

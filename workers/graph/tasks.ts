@@ -77,12 +77,18 @@ function progressReporter(port: MessagePort | undefined) {
 }
 
 async function* source(src: Source, onBytes: (n: number) => void, hash?: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
-  const it: AsyncIterable<Uint8Array> = 'path' in src ? createReadStream(src.path, { highWaterMark: 1 << 20 }) : new PortReader(src.port);
-  for await (const c of it) {
-    const b = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-    onBytes(b.length);
-    hash?.update(b);
-    yield b;
+  const reader = 'port' in src ? new PortReader(src.port) : null;
+  const it: AsyncIterable<Uint8Array> = reader ?? createReadStream((src as { path: string }).path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const c of it) {
+      const b = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+      onBytes(b.length);
+      hash?.update(b);
+      yield b;
+    }
+  } finally {
+    // A task that stops early (a refused tarball) tells the sender to stop sending.
+    reader?.close();
   }
 }
 
