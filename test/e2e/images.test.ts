@@ -147,6 +147,18 @@ test.serial('docker image inspect finds by name, short id, prefix and full id; m
   const upper = await b.request('GET', '/images/BB/json');
   t.is(upper.status, 400);
   t.deepEqual(upper.json(), { message: 'no such image: BB: invalid reference format: repository name must be lowercase' });
+  // A short ID that fits several images is no image at all, as dockerd 20.10 says. Among 17
+  // images two IDs share a first hex digit: import until they do.
+  const firsts = new Set((await b.request('GET', '/images/json')).json<Array<{ Id: string }>>().map((i) => i.Id[7]));
+  let shared: string | undefined;
+  for (let n = 0; !shared && n < 17; n++) {
+    const c = (await ok(['import', '-m', `amb ${n}`, tar, `amb:${n}`])).trim()[7]!;
+    if (firsts.has(c)) shared = c;
+    firsts.add(c);
+  }
+  const amb = await b.request('GET', `/images/${shared}/json`);
+  t.is(amb.status, 404);
+  t.deepEqual(amb.json(), { message: `no such image: ${shared}: No such image: ${shared}:latest` });
   const full = await b.request('GET', `/images/${'0'.repeat(64)}/json`);
   t.deepEqual(full.json(), { message: `no such image: ${'0'.repeat(64)}: No such image: sha256:${'0'.repeat(64)}` });
 });

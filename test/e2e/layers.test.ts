@@ -56,7 +56,7 @@ for (const driver of ['overlay2', 'vfs']) {
   });
 }
 
-test('a full disk (ENOSPC) is a clear error and leaves nothing; the next import works', async (t) => {
+test('a layer bigger than the free space, or a disk that fills up (ENOSPC), is a clear error and leaves nothing', async (t) => {
   const dir = tempDir();
   const root = join(dir, 'root');
   mkdirSync(root);
@@ -67,7 +67,17 @@ test('a full disk (ENOSPC) is a clear error and leaves nothing; the next import 
       const big = randomTar(dir, 'big', 4, 5 << 20);
       const r = await b.docker(['import', big, 'big:1']);
       t.is(r.code, 1);
-      t.regex(r.stderr, /no space left on device/i);
+      t.regex(r.stderr, /the layer does not fit: it is larger than the \d+ bytes the data root has free/);
+      t.deepEqual(clean(diskState(b.dataRoot)), empty);
+      // Fewer bytes than the free space, but a page per small file: the disk fills up first.
+      const many = join(dir, 'many');
+      mkdirSync(many);
+      for (let i = 0; i < 4000; i++) writeFileSync(join(many, `f${i}`), randomBytes(1500));
+      const manyTar = join(dir, 'many.tar');
+      execFileSync('tar', ['-C', many, '-cf', manyTar, '.']);
+      const full = await b.docker(['import', manyTar, 'many:1']);
+      t.is(full.code, 1);
+      t.regex(full.stderr, /no space left on device/i);
       t.deepEqual(clean(diskState(b.dataRoot)), empty);
       const small = join(dir, 'small');
       mkdirSync(small);

@@ -154,7 +154,7 @@ export async function unpack(task: UnpackTask): Promise<{ files: number; bytes: 
       } else if (e.header.type === 'file') {
         if (existing) throw new Error(`invalid archive: ${e.header.name} appears twice`);
         bytes += e.header.size;
-        if (bytes > max) throw new Error(`the archive is larger than the limit of ${max} bytes`);
+        if (bytes > max) throw new Error(`the archive does not fit: it is larger than the ${max} bytes the data root has free`);
         await pipeline(Readable.from(e.body), createWriteStream(target, { flags: 'wx', mode: 0o600 }));
         files++;
         p.written(bytes);

@@ -124,7 +124,10 @@ for (const format of ['overlay', 'naive'] as const) {
 
   test(`${format}: a layer larger than the cap is refused`, async (t) => {
     const root = layerRoot(t);
-    await t.throwsAsync(applyLayer(once(craftTar([{ name: 'big', type: 'file', data: Buffer.alloc(200_000) }])), { root, format, maxBytes: 100_000 }), { instanceOf: LayerTooLargeError });
+    await t.throwsAsync(applyLayer(once(craftTar([{ name: 'big', type: 'file', data: Buffer.alloc(200_000) }])), { root, format, maxBytes: 100_000 }), {
+      instanceOf: LayerTooLargeError,
+      message: 'the layer does not fit: it is larger than the 100000 bytes the data root has free',
+    });
   });
 }
 

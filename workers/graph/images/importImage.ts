@@ -44,7 +44,8 @@ export async function importImage(s: ImageService, args: ImportArgs, ctx: JobCon
 
   let diffID: string;
   try {
-    const { layer } = await s.layers.register(null, (dir) => s.pool.apply({ source: { port }, root: dir, format: s.driver.format }));
+    const maxBytes = await s.spaceLeft();
+    const { layer } = await s.layers.register(null, (dir) => s.pool.apply({ source: { port }, root: dir, format: s.driver.format, maxBytes }));
     diffID = layer.diffID;
   } catch (err) {
     throw new SystemError(`Error processing tar file: ${(err as Error).message}`);

@@ -121,7 +121,7 @@ export async function loadImages(s: ImageService, quiet: boolean, ctx: JobContex
   const stage = join(s.tmpRoot, `load-${randomBytes(8).toString('hex')}`);
   try {
     try {
-      await s.pool.unpack({ source: { port }, dest: stage });
+      await s.pool.unpack({ source: { port }, dest: stage, maxBytes: await s.spaceLeft() });
     } catch (err) {
       throw new LoadError(`Error processing tar file: ${(err as Error).message}`);
     }
@@ -158,7 +158,7 @@ export async function loadImages(s: ImageService, quiet: boolean, ctx: JobContex
             await s.layers.register(
               parent,
               async (dir) => {
-                const r = await s.pool.apply({ source: { path }, root: dir, format: s.driver.format, progress: ch?.port2 });
+                const r = await s.pool.apply({ source: { path }, root: dir, format: s.driver.format, progress: ch?.port2, maxBytes: await s.spaceLeft() });
                 const want = e.layers[i]!.digest;
                 if (want && r.sourceDigest !== want) throw new LoadError(`layer blob digest mismatch: expected ${want}, got ${r.sourceDigest}`);
                 if (r.diffID !== expected) throw new LoadError(`invalid diffID for layer ${i}: expected "${expected}", got "${r.diffID}"`);

@@ -5,7 +5,7 @@
  * (list, inspect, history, tag, remove, prune, import, load, save), as moby's daemon/images.
  */
 import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
+import { rm, statfs } from 'node:fs/promises';
 import { NotFoundError } from '../../../src/errdefs/errors.js';
 import { mkdirs } from '../../../src/fs/mkdirs.js';
 import type { ActorLogger, EngineClient } from '../../../src/actor/runtime.js';
@@ -84,6 +84,15 @@ export class ImageService {
       }
     }
     return s;
+  }
+
+  /**
+   * spaceLeft is what the data root's filesystem has free: the cap on one layer or archive,
+   * so a decompression bomb stops with a clear error before the disk is full.
+   */
+  async spaceLeft(): Promise<number> {
+    const st = await statfs(this.dataRoot);
+    return Number(st.bavail) * Number(st.bsize);
   }
 
   /** Where loads stage archives (<data-root>/tmp, emptied at every start). */

@@ -73,7 +73,7 @@ export async function applyLayer(tar: AsyncIterable<Buffer>, opts: ApplyOptions)
   async function* counted(): AsyncGenerator<Buffer> {
     for await (const c of tar) {
       total += c.length;
-      if (total > max) throw new LayerTooLargeError(`the layer is larger than the limit of ${max} bytes`);
+      if (total > max) throw new LayerTooLargeError(`the layer does not fit: it is larger than the ${max} bytes the data root has free`);
       hash.update(c);
       opts.onProgress?.(total);
       yield c;
