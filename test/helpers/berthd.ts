@@ -138,7 +138,13 @@ export async function startBerthd(opts: StartOptions = {}): Promise<Berthd> {
   const hosts = opts.hosts ?? [`unix://${socket}`];
   const args = ['--data-root', dataRoot, '--exec-root', execRoot, '-p', pidfile, ...hosts.flatMap((h) => ['-H', h]), ...(opts.args ?? [])];
   // cwd in the temp dir: a core dump (SIGQUIT with DEBUG set) lands there, not in the repo.
-  const proc = spawn(process.execPath, [BERTHD, ...args], { cwd: dir, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // setpriv --pdeathsig: if this test process is killed (ava's timeout does that), the daemon
+  // dies with it instead of living on as an orphan. setpriv execs, so the pid is berthd's.
+  const proc = spawn('setpriv', ['--pdeathsig', 'KILL', '--', process.execPath, BERTHD, ...args], {
+    cwd: dir,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
