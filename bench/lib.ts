@@ -1,9 +1,13 @@
 /**
- * Small helpers shared by the scenarios: timing, percentiles, aligned tables, machine info.
- * Nothing here measures anything by itself.
+ * Small helpers shared by the scenarios: timing, percentiles, aligned tables, machine info, and
+ * starting/stopping a real berthd and removing a scenario's temp dir. Nothing here measures
+ * anything by itself.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { lstat, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { join } from 'node:path';
 
 /** A figure in a table cell: numbers are formatted by the caller, so the table stays dumb. */
 export type Row = Record<string, string>;
@@ -101,3 +105,103 @@ export interface Scenario {
  * and unregisters it when it has stopped it itself. run.ts calls them on SIGINT/SIGTERM.
  */
 export const cleanups = new Set<() => Promise<void>>();
+
+/** Where a request goes: a loopback tcp port (number), or the path of a unix socket (string). */
+export type Endpoint = number | string;
+
+/** get does one GET and returns status and body (for readiness and sanity checks). */
+export function get(to: Endpoint, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const where = typeof to === 'number' ? { host: '127.0.0.1', port: to } : { socketPath: to };
+    const req = request({ ...where, path, method: 'GET', agent: false, timeout: 2_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A berthd started by a scenario: its process, and the tail of its log (shown when it fails). */
+export interface Berthd {
+  child: ChildProcess;
+  log(): string;
+}
+
+/**
+ * spawnBerthd starts dist/src/cli/berthd.js with all its state inside dir (data root, exec root,
+ * pidfile) and `-b none --iptables=false`, so it never touches the host's network or firewall.
+ * `args` adds the listeners (-H, loopback or unix only) and options such as -s. It does not
+ * wait for berthd to be ready: call waitForPing.
+ */
+export function spawnBerthd(repo: string, dir: string, args: readonly string[]): Berthd {
+  const argv = [
+    join(repo, 'dist/src/cli/berthd.js'),
+    '--data-root', join(dir, 'root'),
+    '--exec-root', join(dir, 'exec'),
+    '-p', join(dir, 'pid'),
+    '-b', 'none',
+    '--iptables=false',
+    ...args,
+  ];
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Keep only the log's tail, for a failed start; drained always so a full pipe never blocks it.
+  let log = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    log = (log + c.toString()).slice(-8_000);
+  });
+  return { child, log: () => log };
+}
+
+/** waitForPing polls GET /_ping until berthd answers 200, and fails fast if berthd exits. */
+export async function waitForPing(b: Berthd, to: Endpoint): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (b.child.exitCode !== null || b.child.signalCode !== null) {
+      throw new Error(`berthd exited (${b.child.exitCode ?? b.child.signalCode}) before answering /_ping:\n${b.log()}`);
+    }
+    const r = await get(to, '/_ping').catch(() => null);
+    if (r?.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`berthd did not answer /_ping within 30 s:\n${b.log()}`);
+}
+
+/** stopChild sends SIGTERM to one child by its pid, waits for it, and SIGKILLs it after graceMs. */
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<number | string | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
+  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(child.pid!, sig);
+    } catch {
+      // ESRCH: it has just exited; the 'exit' event is on its way
+    }
+  };
+  signal('SIGTERM');
+  const timer = setTimeout(() => {
+    if (child.exitCode === null && child.signalCode === null) signal('SIGKILL');
+  }, graceMs);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * removeTmp removes a scenario's temp dir — unless something is still mounted under it
+ * (berthd should have unmounted everything), because rm -r would then reach into the mount.
+ */
+export async function removeTmp(tmp: string): Promise<void> {
+  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
+  const inside = mounts.split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m === tmp || m.startsWith(`${tmp}/`));
+  if (inside.length) {
+    process.stderr.write(`bench: not removing ${tmp}: still mounted there: ${inside.join(', ')}\n`);
+    return;
+  }
+  if (await lstat(tmp).then(() => true, () => false)) await rm(tmp, { recursive: true, force: true });
+}

@@ -12,13 +12,12 @@
  * router, middleware and headers, plus the main thread and other actors sharing the cores.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { access, constants, lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
+import { access, constants, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { cleanups, fmtInt, fmtRatio, fmtUs, mean, table, type Row, type Scenario } from '../lib.js';
+import { cleanups, fmtInt, fmtRatio, fmtUs, get, mean, removeTmp, spawnBerthd, stopChild, table, waitForPing, type Row, type Scenario } from '../lib.js';
 
 const run = promisify(execFile);
 
@@ -63,43 +62,6 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** get does one GET on loopback and returns status and body (for readiness and sanity checks). */
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', agent: false, timeout: 2_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** stopChild sends SIGTERM to one child by its pid, waits for it, and SIGKILLs it after graceMs. */
-async function stopChild(child: ChildProcess, graceMs: number): Promise<number | string | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode ?? child.signalCode;
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(child.pid!, sig);
-    } catch {
-      // ESRCH: it has just exited; the 'exit' event is on its way
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => {
-    if (child.exitCode === null && child.signalCode === null) signal('SIGKILL');
-  }, graceMs);
-  try {
-    return await exited;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** wrkUnit converts wrk's "512.00us" / "1.20ms" / "2.00s" into microseconds. */
@@ -183,7 +145,7 @@ export const http: Scenario = {
     const tmp = await mkdtemp(join(tmpdir(), 'berth-bench-http-'));
     let berthd: ChildProcess | null = null;
     let bare: ChildProcess | null = null;
-    let berthdLog = '';
+    let berthdLog = () => '';
     const exits: Partial<Record<ServerName, number | string | null>> = {};
     // Idempotent: called once the figures are in (to report the exit codes), and again in finally.
     const cleanup = async () => {
@@ -196,27 +158,14 @@ export const http: Scenario = {
     };
     cleanups.add(cleanup);
     try {
-      // berthd on a loopback tcp port plus a unix socket, all its state inside tmp.
-      // -b none, --iptables=false, -s vfs: the bench must never touch the host's network or mounts.
+      // berthd on a loopback tcp port plus a unix socket, all its state inside tmp (spawnBerthd
+      // adds -b none --iptables=false); -s vfs: the bench must never touch the host's mounts.
       const berthdPort = await freePort();
-      const args = [
-        join(repo, 'dist/src/cli/berthd.js'),
-        '--data-root', join(tmp, 'root'),
-        '--exec-root', join(tmp, 'exec'),
-        '-p', join(tmp, 'pid'),
-        '-H', `tcp://127.0.0.1:${berthdPort}`,
-        '-H', `unix://${join(tmp, 's.sock')}`,
-        '-b', 'none',
-        '--iptables=false',
-        '-s', 'vfs',
-      ];
       const t0 = Date.now();
-      berthd = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-      // Keep its log only for a failed start; drained always so a full pipe never blocks it.
-      berthd.stderr!.on('data', (c: Buffer) => {
-        berthdLog = (berthdLog + c.toString()).slice(-8_000);
-      });
-      await waitForPing(berthd, berthdPort, () => berthdLog);
+      const b = spawnBerthd(repo, tmp, ['-H', `tcp://127.0.0.1:${berthdPort}`, '-H', `unix://${join(tmp, 's.sock')}`, '-s', 'vfs']);
+      berthd = b.child;
+      berthdLog = b.log;
+      await waitForPing(b, berthdPort);
       const berthdStartMs = Date.now() - t0;
 
       // The bare server sends berthd's own /version body, so both answer with the same bytes.
@@ -277,7 +226,7 @@ export const http: Scenario = {
       }
       // Stop both now: a berthd that does not shut down cleanly (exit 0 on SIGTERM) is worth a line.
       await cleanup();
-      const note = exits.berthd === 0 ? '' : `note: berthd exited with ${exits.berthd} on SIGTERM (expected 0)\n${berthdLog}\n`;
+      const note = exits.berthd === 0 ? '' : `note: berthd exited with ${exits.berthd} on SIGTERM (expected 0)\n${berthdLog()}\n`;
       const rounds = Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`);
       process.stdout.write(
         table(
@@ -294,20 +243,6 @@ export const http: Scenario = {
     }
   },
 };
-
-/** waitForPing polls GET /_ping until berthd answers 200, and fails fast if berthd exits. */
-async function waitForPing(child: ChildProcess, port: number, log: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`berthd exited (${child.exitCode ?? child.signalCode}) before answering /_ping:\n${log()}`);
-    }
-    const r = await get(port, '/_ping').catch(() => null);
-    if (r?.status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`berthd did not answer /_ping within 30 s:\n${log()}`);
-}
 
 /** firstLine reads the port the bare server prints once it listens. */
 function firstLine(child: ChildProcess): Promise<number> {
@@ -327,18 +262,4 @@ function firstLine(child: ChildProcess): Promise<number> {
       reject(new Error(`the bare server exited (${code}) before listening`));
     });
   });
-}
-
-/**
- * removeTmp removes the scenario's temp dir — unless something is still mounted under it
- * (berthd should have unmounted everything), because rm -r would then reach into the mount.
- */
-async function removeTmp(tmp: string): Promise<void> {
-  const mounts = await readFile('/proc/self/mounts', 'utf8').catch(() => '');
-  const inside = mounts.split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m === tmp || m.startsWith(`${tmp}/`));
-  if (inside.length) {
-    process.stderr.write(`bench: not removing ${tmp}: still mounted there: ${inside.join(', ')}\n`);
-    return;
-  }
-  if (await lstat(tmp).then(() => true, () => false)) await rm(tmp, { recursive: true, force: true });
 }
