@@ -201,10 +201,23 @@ export async function save(task: SaveTask): Promise<{ bytes: number }> {
   const out = new PortWriter(task.out);
   const w = new TarWriter();
   let bytes = 0;
+  // Coalesce: a header or a small file per message would cost a port message each.
+  const FRAME = 256 << 10;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const frame = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await out.write(frame);
+  };
   const write = async (b: Buffer) => {
     if (out.closed.aborted) throw new Error('the client went away');
     bytes += b.length;
-    await out.write(b);
+    pending.push(b);
+    pendingBytes += b.length;
+    if (pendingBytes >= FRAME) await flush();
   };
   try {
     out.begin();
@@ -221,6 +234,7 @@ export async function save(task: SaveTask): Promise<{ bytes: number }> {
       }
     }
     await write(w.end());
+    await flush();
     out.end();
     return { bytes };
   } catch (err) {

@@ -6,9 +6,9 @@
  * type 1 {name, size} for a file's contents, read back from the layer.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { resolveInRoot } from './rootpath.js';
+import { resolveInRootSync } from './rootpath.js';
 
 export class TarSplitRecorder {
   private lines: string[] = [];
@@ -58,23 +58,27 @@ export async function* reassemble(tarSplit: Buffer, root: string, diffID?: strin
       yield b;
       continue;
     }
-    const path = await resolveInRoot(root, rec.name ?? '');
-    const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
-      throw new LayerReproductionError(`cannot rebuild the layer: ${rec.name} is missing from it (${err.code})`);
-    });
+    // Synchronous reads: this runs in a pool thread, and small files dominate a layer.
+    const path = resolveInRootSync(root, rec.name ?? '');
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      throw new LayerReproductionError(`cannot rebuild the layer: ${rec.name} is missing from it (${(err as NodeJS.ErrnoException).code})`);
+    }
     try {
       let left = rec.size ?? 0;
-      const buf = Buffer.alloc(Math.min(left, 1 << 20) || 1);
       while (left > 0) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(left, buf.length));
-        if (bytesRead === 0) throw new LayerReproductionError(`cannot rebuild the layer: ${rec.name} is shorter than it was`);
-        left -= bytesRead;
-        const out = Buffer.from(buf.subarray(0, bytesRead));
+        const buf = Buffer.allocUnsafe(Math.min(left, 1 << 20));
+        const n = readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) throw new LayerReproductionError(`cannot rebuild the layer: ${rec.name} is shorter than it was`);
+        left -= n;
+        const out = n === buf.length ? buf : buf.subarray(0, n);
         hash.update(out);
         yield out;
       }
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
   if (diffID && `sha256:${hash.digest('hex')}` !== diffID) {
