@@ -21,7 +21,7 @@ import { readTar } from '../../src/tar/reader.js';
 import { TarWriter } from '../../src/tar/writer.js';
 import { applyLayer, type ApplyResult, type LayerFormat } from './layer/apply.js';
 import { decompress, type Compression } from './layer/compression.js';
-import { cleanName, resolveInRoot } from './layer/rootpath.js';
+import { cleanName, resolveInRootSync } from './layer/rootpath.js';
 import { reassemble } from './layer/tarsplit.js';
 
 export interface DigestTask {
@@ -147,7 +147,7 @@ export async function unpack(task: UnpackTask): Promise<{ files: number; bytes: 
         await e.skip();
         continue;
       }
-      const target = await resolveInRoot(task.dest, parts, { createParents: true });
+      const target = resolveInRootSync(task.dest, parts, { createParents: true });
       const existing = await lstat(target).catch(() => null);
       if (e.header.type === 'dir') {
         if (!existing) await mkdir(target, { mode: 0o700 });

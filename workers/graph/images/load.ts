@@ -16,7 +16,7 @@ import type { JobContext } from '../../../src/actor/runtime.js';
 import { SystemError } from '../../../src/errdefs/errors.js';
 import { goArch } from '../../../src/build/info.js';
 import { familiarString, parseNormalized, type Reference } from '../reference.js';
-import { resolveInRoot } from '../layer/rootpath.js';
+import { resolveInRootSync } from '../layer/rootpath.js';
 import { chainID } from '../store/layers.js';
 import { imageID, type ImageConfig } from '../store/images.js';
 import { Progress } from '../progress.js';
@@ -33,7 +33,7 @@ interface LoadEntry {
 class LoadError extends SystemError {}
 
 async function readIn(stage: string, name: string): Promise<Buffer> {
-  const path = await resolveInRoot(stage, name, { followFinal: true });
+  const path = resolveInRootSync(stage, name, { followFinal: true });
   try {
     return await readFile(path);
   } catch (err) {
@@ -149,7 +149,7 @@ export async function loadImages(s: ImageService, quiet: boolean, ctx: JobContex
         const expected = diffIDs[i]!;
         const chain = chainID(parent, expected);
         if (!s.layers.get(chain)) {
-          const path = await resolveInRoot(stage, e.layers[i]!.path, { followFinal: true });
+          const path = resolveInRootSync(stage, e.layers[i]!.path, { followFinal: true });
           const total = (await lstat(path).catch(() => null))?.size ?? 0;
           const short = expected.replace(/^sha256:/, '').slice(0, 12);
           const ch = quiet ? null : new MessageChannel();

@@ -5,7 +5,6 @@
  * Nothing else writes in a layer while it is being built, so resolving then acting is safe here.
  */
 import { lstatSync, mkdirSync, readlinkSync, type Stats } from 'node:fs';
-import { lstat, mkdir, readlink } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 
 export class PathEscapeError extends Error {
@@ -32,51 +31,10 @@ export interface ResolveOptions {
 }
 
 /**
- * resolveInRoot returns the host path of `name` inside `root`. Every intermediate component
- * must be a directory (or a symlink to one, resolved inside the root).
- */
-export async function resolveInRoot(root: string, name: string | string[], opts: ResolveOptions = {}): Promise<string> {
-  let todo = typeof name === 'string' ? cleanName(name) : [...name];
-  let done: string[] = [];
-  let links = 0;
-  while (todo.length > 0) {
-    const c = todo.shift()!;
-    const last = todo.length === 0;
-    const host = join(root, ...done, c);
-    if (last && !opts.followFinal) {
-      done.push(c);
-      break;
-    }
-    const st = await lstat(host).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return null;
-      throw err;
-    });
-    if (st?.isSymbolicLink()) {
-      if (++links > 255) throw Object.assign(new Error(`too many levels of symbolic links in ${JSON.stringify(name)}`), { code: 'ELOOP' });
-      const target = await readlink(host);
-      todo = [...(target.startsWith('/') ? within(target) : within([...done, target].join('/'))), ...todo];
-      done = [];
-      continue;
-    }
-    if (!st) {
-      if (last) {
-        done.push(c);
-        break;
-      }
-      if (!opts.createParents) throw Object.assign(new Error(`${join(...done, c)}: no such directory`), { code: 'ENOENT' });
-      await mkdir(host, { mode: 0o755 });
-    } else if (!st.isDirectory() && !last) {
-      throw Object.assign(new Error(`${join(...done, c)}: not a directory`), { code: 'ENOTDIR' });
-    }
-    done.push(c);
-  }
-  return join(root, ...done);
-}
-
-/**
- * resolveInRootSync is resolveInRoot with synchronous calls, for the pool thread that extracts
- * layers: it does nothing else, and a file costs far less without a thread-pool round trip
- * per system call.
+ * resolveInRootSync returns the host path of `name` inside `root`. Every intermediate component
+ * must be a directory (or a symlink to one, resolved inside the root). Synchronous: it runs in
+ * the pool thread that extracts layers, where a file costs far less without a thread-pool
+ * round trip per system call, and for the few names of an archive to load.
  */
 export function resolveInRootSync(root: string, name: string | string[], opts: ResolveOptions = {}): string {
   let todo = typeof name === 'string' ? cleanName(name) : [...name];
