@@ -7,10 +7,18 @@
  * mknod(path, mode, major, minor): FIFOs, and overlayfs whiteouts (char device 0/0).
  * lsetxattr / lgetxattr / llistxattr: overlayfs opaque directories (trusted.overlay.opaque)
  * and file capabilities carried in image layers.
+ * seqpacketOpen(path, onPacket, onWritable): conmon's attach socket is AF_UNIX SOCK_SEQPACKET,
+ * which Node's net module cannot use (libuv calls the fd UNKNOWN). The handle watches the fd
+ * with uv_poll on the calling thread's own loop: every packet arrives whole as a Buffer
+ * (onPacket(buf), then onPacket(null) at the end), sends never block (send returns -1 when
+ * the socket is full; onWritable says when to try again), shutdown() half-closes, close() ends.
  * Errors are thrown as Error with `code` set to the errno name (as Node's own fs errors).
  */
 #include <errno.h>
 #include <node_api.h>
+#include <uv.h>
+#include <stdlib.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -184,6 +192,191 @@ static napi_value send_datagram(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref on_packet;
+  napi_ref on_writable;
+  int fd;
+  int events;
+  int closing;
+  int handle_closed;
+  int free_when_closed;
+} seqpacket_t;
+
+static void sp_call(seqpacket_t *sp, napi_ref ref, napi_value arg) {
+  napi_handle_scope scope;
+  napi_open_handle_scope(sp->env, &scope);
+  napi_value fn, global;
+  napi_get_reference_value(sp->env, ref, &fn);
+  napi_get_global(sp->env, &global);
+  if (fn) napi_make_callback(sp->env, NULL, global, fn, arg ? 1 : 0, arg ? &arg : NULL, NULL);
+  napi_close_handle_scope(sp->env, scope);
+}
+
+/* The struct lives until both the poll handle is closed and the JS object is collected, so a
+ * call on a closed handle finds `closing` set instead of freed memory. */
+static void sp_closed(uv_handle_t *h) {
+  seqpacket_t *sp = (seqpacket_t *)h->data;
+  napi_delete_reference(sp->env, sp->on_packet);
+  napi_delete_reference(sp->env, sp->on_writable);
+  close(sp->fd);
+  sp->fd = -1;
+  sp->handle_closed = 1;
+  if (sp->free_when_closed) free(sp);
+}
+
+static void sp_stop(seqpacket_t *sp) {
+  if (sp->closing) return;
+  sp->closing = 1;
+  uv_poll_stop(&sp->poll);
+  uv_close((uv_handle_t *)&sp->poll, sp_closed);
+}
+
+static void sp_on_poll(uv_poll_t *h, int status, int events) {
+  seqpacket_t *sp = (seqpacket_t *)h->data;
+  if (sp->closing) return;
+  if (status < 0 || (events & UV_READABLE)) {
+    char buf[65536];
+    for (;;) {
+      ssize_t n = status < 0 ? -1 : recv(sp->fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) {
+        napi_handle_scope scope;
+        napi_open_handle_scope(sp->env, &scope);
+        napi_value b;
+        void *copy = NULL;
+        napi_create_buffer_copy(sp->env, (size_t)n, buf, &copy, &b);
+        sp_call(sp, sp->on_packet, b);
+        napi_close_handle_scope(sp->env, scope);
+        if (sp->closing) return;
+        continue;
+      }
+      if (n < 0 && status >= 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) break;
+      /* 0: the peer closed; or an error: either way the stream is over. */
+      napi_handle_scope scope;
+      napi_open_handle_scope(sp->env, &scope);
+      napi_value null_;
+      napi_get_null(sp->env, &null_);
+      sp_call(sp, sp->on_packet, null_);
+      napi_close_handle_scope(sp->env, scope);
+      sp->events &= ~UV_READABLE;
+      if (!sp->closing) {
+        if (sp->events) uv_poll_start(&sp->poll, sp->events, sp_on_poll);
+        else uv_poll_stop(&sp->poll);
+      }
+      return;
+    }
+  }
+  if (events & UV_WRITABLE) {
+    sp->events &= ~UV_WRITABLE;
+    uv_poll_start(&sp->poll, sp->events ? sp->events : UV_READABLE, sp_on_poll);
+    if (!sp->events) uv_poll_stop(&sp->poll);
+    sp_call(sp, sp->on_writable, NULL);
+  }
+}
+
+static void sp_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  seqpacket_t *sp = (seqpacket_t *)data;
+  if (sp->handle_closed) {
+    free(sp);
+    return;
+  }
+  sp->free_when_closed = 1;
+  sp_stop(sp);
+}
+
+static seqpacket_t *sp_this(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  napi_get_cb_info(env, info, argc, argv, &self, NULL);
+  seqpacket_t *sp = NULL;
+  napi_unwrap(env, self, (void **)&sp);
+  return sp;
+}
+
+/* write(buf) → bytes sent, or -1 when the socket is full (onWritable follows). */
+static napi_value sp_write(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], out;
+  seqpacket_t *sp = sp_this(env, info, &argc, argv);
+  void *data = NULL;
+  size_t len = 0;
+  if (!sp || sp->closing || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok) {
+    napi_throw_error(env, "EPIPE", "the attach socket is closed");
+    return NULL;
+  }
+  ssize_t n = send(sp->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    sp->events |= UV_WRITABLE;
+    uv_poll_start(&sp->poll, sp->events, sp_on_poll);
+    napi_create_int32(env, -1, &out);
+    return out;
+  }
+  if (n < 0) return throw_errno(env, "send", errno);
+  napi_create_int32(env, (int32_t)n, &out);
+  return out;
+}
+
+static napi_value sp_shutdown(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  seqpacket_t *sp = sp_this(env, info, &argc, NULL);
+  if (sp && !sp->closing) shutdown(sp->fd, SHUT_WR);
+  return NULL;
+}
+
+static napi_value sp_close(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  seqpacket_t *sp = sp_this(env, info, &argc, NULL);
+  if (sp) sp_stop(sp);
+  return NULL;
+}
+
+static napi_value js_seqpacket_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+  size_t n = 0;
+  if (argc != 3 || napi_get_value_string_utf8(env, argv[0], path, sizeof path, &n) != napi_ok || n == 0 || n >= sizeof path - 1) {
+    napi_throw_type_error(env, NULL, "seqpacketOpen(path, onPacket, onWritable): a socket path shorter than 108 bytes");
+    return NULL;
+  }
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path, n);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, path, err);
+  }
+  uv_loop_t *loop = NULL;
+  napi_get_uv_event_loop(env, &loop);
+  seqpacket_t *sp = calloc(1, sizeof *sp);
+  sp->env = env;
+  sp->fd = fd;
+  sp->events = UV_READABLE;
+  napi_create_reference(env, argv[1], 1, &sp->on_packet);
+  napi_create_reference(env, argv[2], 1, &sp->on_writable);
+  uv_poll_init(loop, &sp->poll, fd);
+  sp->poll.data = sp;
+  uv_poll_start(&sp->poll, sp->events, sp_on_poll);
+
+  napi_value obj, fn;
+  napi_create_object(env, &obj);
+  napi_create_function(env, "write", NAPI_AUTO_LENGTH, sp_write, NULL, &fn);
+  napi_set_named_property(env, obj, "write", fn);
+  napi_create_function(env, "shutdown", NAPI_AUTO_LENGTH, sp_shutdown, NULL, &fn);
+  napi_set_named_property(env, obj, "shutdown", fn);
+  napi_create_function(env, "close", NAPI_AUTO_LENGTH, sp_close, NULL, &fn);
+  napi_set_named_property(env, obj, "close", fn);
+  napi_wrap(env, obj, sp, sp_finalize, NULL, NULL);
+  return obj;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -196,6 +389,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "lsetxattr", js_lsetxattr);
   export_fn(env, exports, "lgetxattr", js_lgetxattr);
   export_fn(env, exports, "llistxattr", js_llistxattr);
+  export_fn(env, exports, "seqpacketOpen", js_seqpacket_open);
   return exports;
 }
 

@@ -16,6 +16,19 @@ export interface BerthNative {
   /** null when the attribute is absent. */
   lgetxattr(path: string, name: string): Buffer | null;
   llistxattr(path: string): string[];
+  /**
+   * A connected SOCK_SEQPACKET unix socket (conmon's attach socket), watched on this thread's
+   * loop: onPacket gets each packet whole, then null at the end.
+   */
+  seqpacketOpen(path: string, onPacket: (packet: Buffer | null) => void, onWritable: () => void): SeqpacketHandle;
+}
+
+export interface SeqpacketHandle {
+  /** Bytes sent, or -1 when the socket is full (onWritable says when to try again). */
+  write(data: Buffer): number;
+  /** Half-close: the peer reads end-of-stream. */
+  shutdown(): void;
+  close(): void;
 }
 
 let cached: BerthNative | null = null;
