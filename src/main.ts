@@ -72,6 +72,8 @@ export async function mainDaemon(cfg: DaemonConfig): Promise<void> {
   const stop = (code: number, failure?: unknown): Promise<never> => {
     exiting ??= (async () => {
       if (failure !== undefined) writeSync(2, `${toWire(failure).message}\n`);
+      // Running containers are stopped while the engine still takes jobs (unless --live-restore).
+      await daemon?.containers.shutdown().catch((err) => log('error', `stopping containers: ${toWire(err).message}`));
       await engine.shutdown();
       await removeStaleSockets(cfg);
       await pidfile?.remove();
@@ -155,12 +157,14 @@ export async function mainDaemon(cfg: DaemonConfig): Promise<void> {
   const daemonUp = (async () => {
     const d = await Daemon.create({
       engine,
+      events,
       config: cfg,
       eventListeners: () => events.subscriberCount,
       threads: () => 1 + supervisor.dump().filter((a) => a.alive).length,
     });
     engine.install<'daemon'>({ ...events.handlers(), ...d.handlers() });
     daemon = d;
+    await d.restore();
     // 5.6
     log('info', `berth daemon: ${build.version} ${build.commit}; execdriver: ${d.exec.defaultRuntime}; graphdriver: ${d.graph.driver}`, {
       commit: build.commit,

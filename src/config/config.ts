@@ -36,6 +36,10 @@ export interface DaemonConfig {
   defaultRuntime: string;
   mtu: number;
   selinuxEnabled: boolean;
+  /** Containers outlive a clean shutdown (they always outlive a crash: conmon holds them). */
+  liveRestore: boolean;
+  /** Seconds a clean shutdown gives containers to stop. */
+  shutdownTimeout: number;
   hosts: ApiHost[];
   tls: boolean;
   tlsVerify: boolean;
@@ -268,6 +272,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       defaultRuntime,
       mtu,
       selinuxEnabled: value<boolean>('selinux-enabled'),
+      liveRestore: value<boolean>('live-restore'),
+      shutdownTimeout: value<number>('shutdown-timeout'),
       hosts,
       tls,
       tlsVerify,
@@ -305,6 +311,7 @@ export function configAttributes(c: DaemonConfig): Record<string, string> {
     'ip-masq': String(c.ipMasq),
     iptables: String(c.iptables),
     labels: list(c.labels),
+    'live-restore': String(c.liveRestore),
     'log-level': c.logLevel,
     mtu: String(c.mtu),
     'registry-mirrors': list(c.registryMirrors),

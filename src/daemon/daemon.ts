@@ -10,11 +10,14 @@ import type { DaemonConfig } from '../config/config.js';
 import type { Engine, MainHandlers } from '../engine/engine.js';
 import type { ExecStatus, GraphStatus, NetworkStatus } from '../protocol/types/system.js';
 import { atomicWriteFile } from '../fs/atomic.js';
+import type { Events } from '../events/events.js';
+import { Containers } from './containers/service.js';
 import { systemInfo } from './info.js';
 import { versionInfo } from './version.js';
 
 export interface DaemonDeps {
   engine: Engine;
+  events: Events;
   config: DaemonConfig;
   eventListeners: () => number;
   threads: () => number;
@@ -42,7 +45,18 @@ export class Daemon {
     readonly network: NetworkStatus,
     readonly graph: GraphStatus,
     readonly exec: ExecStatus,
-  ) {}
+  ) {
+    this.containers = new Containers({
+      engine: deps.engine,
+      events: deps.events,
+      config: () => this.config,
+      graphDriver: graph.driver,
+      defaultRuntime: deps.config.defaultRuntime,
+    });
+  }
+
+  readonly containers: Containers;
+  private restored: Promise<void> = Promise.resolve();
 
   /**
    * create initialises the three drivers concurrently; the daemon starts only if all three
@@ -73,15 +87,43 @@ export class Daemon {
     return new Daemon(deps, c, id, network, graph, exec);
   }
 
+  /**
+   * restore reconciles the container records with what runs (after a restart or a crash).
+   * Exits reported meanwhile wait for it.
+   */
+  restore(): Promise<void> {
+    this.restored = this.containers.restore();
+    return this.restored;
+  }
+
   /** handlers are the daemon's own jobs (the seed's d.Install). */
-  handlers(): Pick<MainHandlers<'daemon'>, 'version' | 'info' | 'system_df' | 'image_users'> {
+  handlers(): Omit<MainHandlers<'daemon'>, 'events' | 'log' | 'subscribers_count'> {
+    const c = this.containers;
     return {
       system_df: async () => {
         const images = await this.deps.engine.call('image_df', {});
-        return { LayersSize: images.LayersSize, Images: images.Images, Containers: [], Volumes: [], BuildCache: null, BuilderSize: 0 };
+        const containers = await c.list({ all: true, limit: 0, size: true });
+        return { LayersSize: images.LayersSize, Images: images.Images, Containers: containers, Volumes: [], BuildCache: null, BuilderSize: 0 };
       },
-      // No containers yet (#4): no image is in use.
-      image_users: async ({ ids }) => Object.fromEntries(ids.map((id) => [id, { running: [], stopped: [] }])),
+      image_users: async ({ ids }) => c.imageUsers(ids),
+      container_exited: async (report) => {
+        await this.restored;
+        await c.exited(report);
+      },
+      container_create: async (args) => c.create(args),
+      container_start: async ({ name }) => c.start(name),
+      container_stop: async (args) => c.stop(args),
+      container_restart: async (args) => c.restart(args),
+      container_kill: async ({ name, signal }) => c.kill(name, signal),
+      container_wait: async ({ name, condition }, job) => c.wait(name, condition, job),
+      container_attach: async (args, job) => c.attach(args, job),
+      container_logs: async (args, job) => c.logs(args, job),
+      container_list: async (args) => c.list(args),
+      container_inspect: async ({ name, size }) => c.inspect(name, size),
+      container_delete: async ({ name, force, link }) => c.remove(name, force, link),
+      container_rename: async ({ name, newName }) => c.rename(name, newName),
+      container_resize: async ({ name, height, width }) => c.resize(name, height, width),
+      container_prune: async ({ filters }) => c.prune(filters),
       version: async () => versionInfo(this.exec),
       info: async () =>
         systemInfo({
@@ -90,13 +132,14 @@ export class Daemon {
           id: this.id,
           eventListeners: this.deps.eventListeners,
           threads: this.deps.threads,
+          containers: () => this.containers.counts(),
         }),
     };
   }
 
   /** reload applies what can change without a restart (SIGHUP): log level, debug, labels. */
   reload(next: DaemonConfig): void {
-    this.config = { ...this.config, debug: next.debug, logLevel: next.logLevel, labels: next.labels };
+    this.config = { ...this.config, debug: next.debug, logLevel: next.logLevel, labels: next.labels, liveRestore: next.liveRestore, shutdownTimeout: next.shutdownTimeout };
   }
 
   get current(): DaemonConfig {

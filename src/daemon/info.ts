@@ -18,6 +18,7 @@ export interface InfoDeps {
   id: string;
   eventListeners: () => number;
   threads: () => number;
+  containers: () => { total: number; running: number; paused: number; stopped: number };
 }
 
 function osRelease(): { pretty: string; version: string } {
@@ -80,13 +81,14 @@ export async function systemInfo(deps: InfoDeps): Promise<SystemInfo> {
   for (const r of cfg.insecureRegistries.filter((x) => !x.includes('/'))) {
     indexConfigs[r] = { Name: r, Mirrors: [], Secure: false, Official: false };
   }
+  const counts = deps.containers();
   const runtimeCommit = exec.runtimeVersion?.commit || exec.runtimeVersion?.version || '';
   return {
     ID: deps.id,
-    Containers: 0,
-    ContainersRunning: 0,
-    ContainersPaused: 0,
-    ContainersStopped: 0,
+    Containers: counts.total,
+    ContainersRunning: counts.running,
+    ContainersPaused: counts.paused,
+    ContainersStopped: counts.stopped,
     Images: graph.images,
     Driver: graph.driver,
     DriverStatus: graph.driverStatus,

@@ -153,3 +153,9 @@ export function httpStatusOf(err: unknown): number {
 export function jobStatusOf(err: unknown): StatusCode {
   return ERROR_TABLE[kindOf(err)].status;
 }
+
+/** withContext is the same kind of error with dockerd's context in front ("Cannot kill container: x: "). */
+export function withContext(err: unknown, context: string): BerthError {
+  const w = toWire(err);
+  return fromWire({ kind: w.kind, message: `${context}${w.message}` });
+}

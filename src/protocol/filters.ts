@@ -48,6 +48,10 @@ export class Filters {
     return this;
   }
 
+  keys(): string[] {
+    return [...this.args.keys()];
+  }
+
   has(key: string): boolean {
     return this.args.has(key);
   }

@@ -33,6 +33,20 @@ import type {
   ServeApiArgs,
 } from './types/config.js';
 import type { FailpointSpec } from './types/failpoints.js';
+import type {
+  AttachArgs,
+  ContainerAttachArgs,
+  ContainerLogsArgs,
+  ContainersPruneReport,
+  CreateArgs,
+  ExitReport,
+  ListArgs,
+  LogsArgs,
+  RunSpec,
+  RuntimeState,
+  StopArgs,
+  WaitCondition,
+} from './types/containers.js';
 import type { DeleteItem, HistoryItem, ImageSummary, ImagesUsage, ImageUsers, ImportArgs, PruneReport } from './types/images.js';
 
 /** Who can own a job: the engine and the daemon live on the main thread, the rest are workers. */
@@ -79,6 +93,25 @@ export const JOBS = {
   system_df: job<Empty, SystemDf>()('daemon'),
   /** Which containers use these images (the graph asks before deleting one). */
   image_users: job<{ ids: string[] }, ImageUsers>()('daemon'),
+  /** The exec actor reports that a container's process ended. */
+  container_exited: job<ExitReport, void>()('daemon'),
+  /** The container verbs: the daemon keeps the records and drives graph, network and exec. */
+  container_create: job<CreateArgs, { Id: string; Warnings: string[] }>()('daemon'),
+  /** Resolves false when the container already runs (a 304). */
+  container_start: job<{ name: string }, boolean>()('daemon'),
+  container_stop: job<StopArgs, boolean>()('daemon', { timeoutMs: 0 }),
+  container_restart: job<StopArgs, void>()('daemon', { timeoutMs: 0 }),
+  container_kill: job<{ name: string; signal: string }, void>()('daemon'),
+  /** Writes one JSON document ({StatusCode, Error}) when the condition is met; begins at once. */
+  container_wait: job<{ name: string; condition: WaitCondition }, void>()('daemon', { stream: true }),
+  container_attach: job<ContainerAttachArgs, void>()('daemon', { stream: true, stdin: true, timeoutMs: 0 }),
+  container_logs: job<ContainerLogsArgs, void>()('daemon', { stream: true }),
+  container_list: job<ListArgs, Record<string, unknown>[]>()('daemon'),
+  container_inspect: job<{ name: string; size: boolean }, Record<string, unknown>>()('daemon'),
+  container_delete: job<{ name: string; force: boolean; volumes: boolean; link: boolean }, void>()('daemon', { timeoutMs: 0 }),
+  container_rename: job<{ name: string; newName: string }, void>()('daemon'),
+  container_resize: job<{ name: string; height: number; width: number }, void>()('daemon'),
+  container_prune: job<{ filters?: string }, ContainersPruneReport>()('daemon', { timeoutMs: 0 }),
 
   // api actor (seed §5.4.2, §5.7)
   serveapi: job<ServeApiArgs, { listening: string[] }>()('api', { replay: true }),
@@ -88,6 +121,9 @@ export const JOBS = {
   // network actor (seed §5.4.1)
   init_networkdriver: job<NetworkDriverConfig, NetworkStatus>()('network', { replay: true }),
   network_status: job<Empty, NetworkStatus>()('network'),
+  /** A container's network namespace: a new one ('none'), or the host's (null path). */
+  netns_create: job<{ id: string; mode: string }, { path: string | null }>()('network'),
+  netns_remove: job<{ id: string }, void>()('network'),
 
   // graph actor
   init_graphdriver: job<GraphDriverConfig, GraphStatus>()('graph', { replay: true }),
@@ -105,10 +141,29 @@ export const JOBS = {
   image_load: job<{ quiet: boolean }, void>()('graph', { stream: true, stdin: true, timeoutMs: 0 }),
   /** GET /images/get: the archive is the output. */
   image_save: job<{ names: string[] }, void>()('graph', { stream: true, timeoutMs: 0 }),
+  /** A container's writable layer on its image, mounted for runc, and removed with it. */
+  /** The image a container is created from: its ID and its config (for dockerd's merge). */
+  image_resolve: job<{ name: string }, { id: string; config: Record<string, unknown> }>()('graph'),
+  rootfs_create: job<{ id: string; image: string }, { mountId: string; graphDriver: { Data: Record<string, string> | null; Name: string } }>()('graph'),
+  rootfs_mount: job<{ id: string }, { path: string }>()('graph'),
+  rootfs_unmount: job<{ id: string }, void>()('graph'),
+  rootfs_remove: job<{ id: string }, void>()('graph'),
+  rootfs_usage: job<{ id: string }, number>()('graph'),
 
   // exec actor
   init_execdriver: job<ExecDriverConfig, ExecStatus>()('exec', { replay: true }),
   exec_status: job<Empty, ExecStatus>()('exec'),
+  /** Write the bundle and have conmon create the container (not started). */
+  exec_create: job<{ spec: RunSpec }, { pid: number }>()('exec'),
+  exec_start: job<{ id: string }, { pid: number }>()('exec'),
+  exec_kill: job<{ id: string; signal: string }, void>()('exec'),
+  exec_delete: job<{ id: string }, void>()('exec'),
+  exec_resize: job<{ id: string; height: number; width: number }, void>()('exec'),
+  /** The container's stdio: output to the job's stdout (frames), input from its stdin. */
+  exec_attach: job<AttachArgs, void>()('exec', { stream: true, stdin: true, timeoutMs: 0 }),
+  exec_logs: job<LogsArgs, void>()('exec', { stream: true, timeoutMs: 0 }),
+  /** What the runtime has: the daemon reconciles its records with it at start. */
+  exec_containers: job<Empty, RuntimeState[]>()('exec'),
 } as const;
 
 export type JobTable = typeof JOBS;

@@ -6,7 +6,8 @@
  * and check the /vX.Y prefix → route → handler → on a thrown error, the one error writer.
  * Handlers never write error responses themselves.
  */
-import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, ServerResponse, type IncomingMessage, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { InvalidParameterError, NotFoundError, SystemError, toWire } from '../../src/errdefs/errors.js';
@@ -19,6 +20,7 @@ import { Router } from './router.js';
 import { API_VERSION, MIN_API_VERSION, compareVersions } from '../../src/protocol/api.js';
 import { systemRoutes } from './routes/system/system.js';
 import { imageRoutes } from './routes/image/image.js';
+import { containerRoutes } from './routes/container/container.js';
 import { debugRoutes } from './routes/debug/debug.js';
 import { pendingRoutes } from './routes/pending.js';
 
@@ -63,6 +65,8 @@ export class ApiServer {
         const server = tlsOptions && host.proto === 'tcp' ? createHttpsServer(tlsOptions, (q, s) => this.handle(q, s)) : createHttpServer((q, s) => this.handle(q, s));
         // Long uploads (image load) and streams (events, logs) must not be cut by Node's default.
         server.requestTimeout = 0;
+        // Attach asks for `Upgrade: tcp`: the same routes answer it, on a response made here.
+        server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.upgrade(req, socket, head));
         server.headersTimeout = 60_000;
         if (host.proto === 'unix') {
           this.unixListeners.push(await listenUnix(server, host.addr, gid));
@@ -118,6 +122,7 @@ export class ApiServer {
     const r = new Router();
     systemRoutes(r, { version: () => this.version() });
     imageRoutes(r);
+    containerRoutes(r, { maxJsonBody: args.maxJsonBody });
     if (args.failpoints) debugRoutes(r, { maxJsonBody: args.maxJsonBody });
     pendingRoutes(r);
     return r;
@@ -130,6 +135,20 @@ export class ApiServer {
       this.versionCache.catch(() => (this.versionCache = null));
     }
     return this.versionCache;
+  }
+
+  /**
+   * upgrade serves a request that asks to take over its connection (Node hands those over
+   * without a response object): one is made on the socket, so routing, errors and the
+   * route's own hijack work as for any request.
+   */
+  private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (head.length) socket.unshift(head);
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    res.once('finish', () => socket.end());
+    void this.handle(req, res);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

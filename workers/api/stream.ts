@@ -3,16 +3,16 @@
  * stdout as the response body.
  */
 import { once } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { CancelledError, toWire } from '../../src/errdefs/errors.js';
 import type { RouteContext } from './httputils.js';
 
 /**
- * bodyChunks reads a request body. Stopping early only pauses the request (an async iterator
+ * bodyChunks reads a request body (or a hijacked connection). Stopping early only pauses the request (an async iterator
  * over the request would destroy it, and its socket, before the error response is written);
  * the response then says `Connection: close`.
  */
-export function bodyChunks(req: IncomingMessage): AsyncIterable<Buffer> {
+export function bodyChunks(req: Readable): AsyncIterable<Buffer> {
   return {
     [Symbol.asyncIterator]() {
       return {

@@ -1,15 +1,33 @@
 /**
- * The exec driver contract (the seed's execdriver).
+ * The exec driver contract (the seed's execdriver): what the daemon can ask of the thing that
+ * runs containers. The runc driver runs each container under its own conmon.
  *
- * Today a driver finds its runtime and monitor binaries, checks the host's cgroups and reports
- * its status; the container operations (create, start, kill, wait, delete, state, exec,
- * resize) join this contract with the container issue (#4).
+ *   init(config)           find the runtime and monitor, check cgroups, adopt what runs
+ *   create(spec)           write the OCI bundle and create the container (not started)
+ *   start(id)              start its process
+ *   kill(id, signal)       signal it
+ *   delete(id)             remove it (killing it first if it still runs) and its bundle
+ *   resize(id, h, w)       its terminal's size
+ *   attach(args, ctx)      relay its stdio to the job's streams until it exits
+ *   logs(args, ctx)        its json-file log, read or followed
+ *   list()                 what runs or ran (for the daemon's reconciliation at start)
+ * Exits are reported to the daemon as they happen (the `container_exited` job).
  */
+import type { JobContext } from '../../src/actor/runtime.js';
 import type { ExecDriverConfig } from '../../src/protocol/types/config.js';
+import type { AttachArgs, LogsArgs, RunSpec, RuntimeState } from '../../src/protocol/types/containers.js';
 import type { ExecStatus } from '../../src/protocol/types/system.js';
 
 export interface ExecDriver {
   readonly name: string;
-  init(config: ExecDriverConfig): Promise<ExecStatus>;
+  init(config: ExecDriverConfig, ctx: JobContext): Promise<ExecStatus>;
   status(): Promise<ExecStatus>;
+  create(spec: RunSpec): Promise<{ pid: number }>;
+  start(id: string): Promise<{ pid: number }>;
+  kill(id: string, signal: string): Promise<void>;
+  delete(id: string): Promise<void>;
+  resize(id: string, height: number, width: number): Promise<void>;
+  attach(args: AttachArgs, ctx: JobContext): Promise<void>;
+  logs(args: LogsArgs, ctx: JobContext): Promise<void>;
+  list(): RuntimeState[];
 }

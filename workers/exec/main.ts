@@ -8,8 +8,16 @@ import { RuncDriver } from './drivers/runc.js';
 const driver = new RuncDriver();
 
 const handlers: Handlers<'exec'> = {
-  init_execdriver: async (config) => driver.init(config),
+  init_execdriver: async (config, ctx) => driver.init(config, ctx),
   exec_status: async () => driver.status(),
+  exec_create: async ({ spec }) => driver.create(spec),
+  exec_start: async ({ id }) => driver.start(id),
+  exec_kill: async ({ id, signal }) => driver.kill(id, signal),
+  exec_delete: async ({ id }) => driver.delete(id),
+  exec_resize: async ({ id, height, width }) => driver.resize(id, height, width),
+  exec_attach: async (args, ctx) => driver.attach(args, ctx),
+  exec_logs: async (args, ctx) => driver.logs(args, ctx),
+  exec_containers: async () => driver.list(),
 };
 
 runActor('exec', { handlers });

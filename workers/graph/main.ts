@@ -20,6 +20,7 @@ import { imageUsage, pruneImages } from './images/prune.js';
 import { importImage } from './images/importImage.js';
 import { loadImages } from './images/load.js';
 import { saveImages } from './images/save.js';
+import { Rootfs } from './rootfs.js';
 
 let driver: GraphDriver | null = null;
 let pool: TaskPool | null = null;
@@ -30,6 +31,12 @@ function images(): ImageService {
   return service;
 }
 
+let rootfsStore: Rootfs | null = null;
+function rootfs(): Rootfs {
+  if (!rootfsStore) throw new UnavailableError('the graph driver is not initialised yet');
+  return rootfsStore;
+}
+
 const handlers: Handlers<'graph'> = {
   init_graphdriver: async ({ dataRoot, driver: requested, options }, ctx) => {
     const d = await chooseDriver(requested, dataRoot);
@@ -37,6 +44,7 @@ const handlers: Handlers<'graph'> = {
     await mkdirs(join(dataRoot, 'image', d.name), 0o700);
     pool ??= createPool();
     service = await ImageService.open(dataRoot, d, pool, ctx.engine, ctx.log);
+    rootfsStore = new Rootfs(service, d, join(dataRoot, 'image', d.name, 'layerdb'));
     driver = d;
     return { ...(await d.status()), images: service.images.list().length };
   },
@@ -54,6 +62,15 @@ const handlers: Handlers<'graph'> = {
   image_import: async (args, ctx) => importImage(images(), args, ctx),
   image_load: async ({ quiet }, ctx) => loadImages(images(), quiet, ctx),
   image_save: async ({ names }, ctx) => saveImages(images(), names, ctx),
+  image_resolve: async ({ name }) => {
+    const img = images().resolve(name);
+    return { id: img.id, config: (img.config.config ?? {}) as Record<string, unknown> };
+  },
+  rootfs_create: async ({ id, image }) => rootfs().create(id, image),
+  rootfs_mount: async ({ id }) => rootfs().mount(id),
+  rootfs_unmount: async ({ id }) => rootfs().unmount(id),
+  rootfs_remove: async ({ id }) => rootfs().remove(id),
+  rootfs_usage: async ({ id }) => rootfs().usage(id),
 };
 
 runActor('graph', {

@@ -21,7 +21,7 @@ import { readTar } from '../../src/tar/reader.js';
 import { TarWriter } from '../../src/tar/writer.js';
 import { applyLayer, type ApplyResult, type LayerFormat } from './layer/apply.js';
 import { decompress, type Compression } from './layer/compression.js';
-import { cleanName, resolveInRootSync } from './layer/rootpath.js';
+import { cleanName, resolveInRootSync } from '../../src/fs/rootpath.js';
 import { reassemble } from './layer/tarsplit.js';
 
 export interface DigestTask {

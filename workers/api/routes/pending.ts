@@ -9,15 +9,13 @@ import type { Router } from '../router.js';
 
 const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   // [method, path, issue]
-  ['GET', '/containers/json', '#4'], ['POST', '/containers/create', '#4'], ['GET', '/containers/{id}/json', '#4'],
-  ['GET', '/containers/{id}/top', '#6'], ['GET', '/containers/{id}/logs', '#4'], ['GET', '/containers/{id}/changes', '#6'],
-  ['GET', '/containers/{id}/export', '#6'], ['GET', '/containers/{id}/stats', '#6'], ['POST', '/containers/{id}/resize', '#4'],
-  ['POST', '/containers/{id}/start', '#4'], ['POST', '/containers/{id}/stop', '#4'], ['POST', '/containers/{id}/restart', '#4'],
-  ['POST', '/containers/{id}/kill', '#4'], ['POST', '/containers/{id}/update', '#6'], ['POST', '/containers/{id}/rename', '#4'],
-  ['POST', '/containers/{id}/pause', '#6'], ['POST', '/containers/{id}/unpause', '#6'], ['POST', '/containers/{id}/attach', '#4'],
-  ['GET', '/containers/{id}/attach/ws', '#4'], ['POST', '/containers/{id}/wait', '#4'], ['DELETE', '/containers/{id}', '#4'],
+  ['GET', '/containers/{id}/top', '#6'], ['GET', '/containers/{id}/changes', '#6'],
+  ['GET', '/containers/{id}/export', '#6'], ['GET', '/containers/{id}/stats', '#6'],
+  ['POST', '/containers/{id}/update', '#6'],
+  ['POST', '/containers/{id}/pause', '#6'], ['POST', '/containers/{id}/unpause', '#6'],
+  ['GET', '/containers/{id}/attach/ws', 'a later issue (websocket attach)'],
   ['HEAD', '/containers/{id}/archive', '#6'], ['GET', '/containers/{id}/archive', '#6'], ['PUT', '/containers/{id}/archive', '#6'],
-  ['POST', '/containers/prune', '#4'], ['POST', '/containers/{id}/exec', '#6'], ['POST', '/exec/{id}/start', '#6'],
+  ['POST', '/containers/{id}/exec', '#6'], ['POST', '/exec/{id}/start', '#6'],
   ['POST', '/exec/{id}/resize', '#6'], ['GET', '/exec/{id}/json', '#6'],
   ['POST', '/build', 'a later issue'], ['POST', '/build/prune', 'a later issue'],
   

@@ -12,6 +12,10 @@ import { SystemError } from '../../../src/errdefs/errors.js';
 import type { ExecDriverConfig } from '../../../src/protocol/types/config.js';
 import type { ExecStatus } from '../../../src/protocol/types/system.js';
 import type { ExecDriver } from '../driver.js';
+import type { JobContext } from '../../../src/actor/runtime.js';
+import type { AttachArgs, LogsArgs, RunSpec, RuntimeState } from '../../../src/protocol/types/containers.js';
+import { ContainerRuntime } from '../runtime.js';
+import { readLogs } from '../logs.js';
 import { cgroupSupport, cgroupVersion, cgroupWarnings } from '../cgroups.js';
 
 const run = promisify(execFile);
@@ -47,8 +51,14 @@ async function versionOf(name: string, path: string): Promise<{ name: string; ve
 export class RuncDriver implements ExecDriver {
   readonly name = 'runc';
   private current: ExecStatus | null = null;
+  private rt: ContainerRuntime | null = null;
 
-  async init(config: ExecDriverConfig): Promise<ExecStatus> {
+  private runtime(): ContainerRuntime {
+    if (!this.rt) throw new SystemError('the exec driver cannot run containers: ' + (this.current?.warnings.find((w) => /not found in PATH/.test(w)) ?? 'it is not initialised'));
+    return this.rt;
+  }
+
+  async init(config: ExecDriverConfig, ctx: JobContext): Promise<ExecStatus> {
     const runtime = config.defaultRuntime;
     const version = await cgroupVersion();
     if (runtime === 'crun' && version === '1') {
@@ -66,6 +76,10 @@ export class RuncDriver implements ExecDriver {
       const onHost = await access('/sys/fs/selinux/enforce').then(() => true, () => false);
       warnings.push(onHost ? 'WARNING: --selinux-enabled: berth does not apply SELinux labels to containers yet' : 'WARNING: --selinux-enabled: SELinux is not enabled on this host');
     }
+    if (runtimePath && conmonPath) {
+      this.rt = new ContainerRuntime(config.execRoot, runtimePath, conmonPath, ctx.engine, ctx.log);
+      await this.rt.init();
+    }
     this.current = {
       defaultRuntime: runtime,
       runtimes: { [runtime]: { path: runtimePath ?? runtime } },
@@ -82,5 +96,32 @@ export class RuncDriver implements ExecDriver {
   async status(): Promise<ExecStatus> {
     if (!this.current) throw new SystemError('the exec driver is not initialised yet');
     return this.current;
+  }
+
+  create(spec: RunSpec) {
+    return this.runtime().create(spec);
+  }
+  start(id: string) {
+    return this.runtime().start(id);
+  }
+  kill(id: string, signal: string) {
+    return this.runtime().kill(id, signal);
+  }
+  delete(id: string) {
+    return this.runtime().delete(id);
+  }
+  resize(id: string, height: number, width: number) {
+    return this.runtime().resize(id, height, width);
+  }
+  attach(args: AttachArgs, ctx: JobContext) {
+    return this.runtime().attach(args, ctx);
+  }
+  async logs(args: LogsArgs, ctx: JobContext) {
+    const rt = this.rt;
+    const state = rt ? rt.logState(args.id) : { finished: () => true, pump: async () => {} };
+    await readLogs(args, ctx.stdout!, state.finished, ctx.signal, state.pump);
+  }
+  list(): RuntimeState[] {
+    return this.rt?.list() ?? [];
   }
 }

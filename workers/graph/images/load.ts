@@ -16,7 +16,7 @@ import type { JobContext } from '../../../src/actor/runtime.js';
 import { SystemError } from '../../../src/errdefs/errors.js';
 import { goArch } from '../../../src/build/info.js';
 import { familiarString, parseNormalized, type Reference } from '../reference.js';
-import { resolveInRootSync } from '../layer/rootpath.js';
+import { resolveInRootSync } from '../../../src/fs/rootpath.js';
 import { chainID } from '../store/layers.js';
 import { imageID, type ImageConfig } from '../store/images.js';
 import { Progress } from '../progress.js';

@@ -36,7 +36,7 @@ import {
 import { join } from 'node:path';
 import { native } from '../../../src/native/native.js';
 import { readTar } from '../../../src/tar/reader.js';
-import { cleanName, resolveInRootSync } from './rootpath.js';
+import { cleanName, resolveInRootSync } from '../../../src/fs/rootpath.js';
 import { TarSplitRecorder } from './tarsplit.js';
 
 const S_IFCHR = 0o020000;

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { resolveInRootSync } from './rootpath.js';
+import { resolveInRootSync } from '../../../src/fs/rootpath.js';
 
 export class TarSplitRecorder {
   private lines: string[] = [];

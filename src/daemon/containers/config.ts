@@ -1,0 +1,317 @@
+/**
+ * POST /containers/create, the checking part: the request's Config merged with its image's
+ * (dockerd's merge()), its HostConfig checked as dockerd's verifyContainerSettings checks it and
+ * filled with the defaults dockerd stores, and every setting berth does not implement yet
+ * refused with a 501 that says so — never accepted and silently dropped.
+ */
+import { availableParallelism } from 'node:os';
+import { InvalidParameterError, NotImplementedError } from '../../errdefs/errors.js';
+import { parseSignal } from './signals.js';
+
+type Doc = Record<string, unknown>;
+
+export const DEFAULT_MASKED_PATHS = ['/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware'];
+export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
+
+/** The container's Config as stored and inspected (dockerd's field order). */
+export interface ContainerConfig extends Doc {
+  Hostname: string;
+  Domainname: string;
+  User: string;
+  Env: string[] | null;
+  Cmd: string[] | null;
+  Entrypoint: string[] | null;
+  Image: string;
+  WorkingDir: string;
+  Labels: Record<string, string>;
+  Tty: boolean;
+  OpenStdin: boolean;
+  StdinOnce: boolean;
+  StopSignal?: string;
+  StopTimeout?: number;
+}
+
+const isEmpty = (v: unknown): boolean =>
+  v === undefined || v === null || v === '' || v === 0 || v === false ||
+  (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
+
+function strings(v: unknown, what: string): string[] | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string') return [v]; // strslice: a string is a one-element list
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new InvalidParameterError(`invalid type for field ${what}: expected an array of strings`);
+  return v as string[];
+}
+
+function str(o: Doc, key: string): string {
+  const v = o[key];
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new InvalidParameterError(`invalid type for field ${key}: expected string, got ${typeof v}`);
+  return v;
+}
+
+function num(o: Doc, key: string): number {
+  const v = o[key];
+  if (v === undefined || v === null) return 0;
+  if (typeof v !== 'number' && typeof v !== 'bigint') throw new InvalidParameterError(`invalid type for field ${key}: expected number, got ${typeof v}`);
+  return Number(v);
+}
+
+function bool(o: Doc, key: string): boolean {
+  const v = o[key];
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new InvalidParameterError(`invalid type for field ${key}: expected boolean, got ${typeof v}`);
+  return v;
+}
+
+function obj(o: Doc, key: string): Doc | null {
+  const v = o[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new InvalidParameterError(`invalid type for field ${key}: expected object`);
+  return v as Doc;
+}
+
+/**
+ * Settings berth does not implement yet: [field, planned issue]. A request that sets one to
+ * anything but its empty value is refused (501) rather than run without it.
+ */
+const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
+  ['Binds', '#6 (volumes)'], ['Mounts', '#6 (volumes)'], ['VolumesFrom', '#6 (volumes)'], ['VolumeDriver', '#6 (volumes)'],
+  ['Tmpfs', '#6 (volumes)'], ['PortBindings', '#5 (networking)'], ['PublishAllPorts', '#5 (networking)'], ['Links', '#5 (networking)'],
+  ['Privileged', 'a later issue'], ['CapAdd', 'a later issue'], ['CapDrop', 'a later issue'], ['SecurityOpt', 'a later issue'],
+  ['Devices', 'a later issue'], ['DeviceCgroupRules', 'a later issue'], ['DeviceRequests', 'a later issue'], ['Init', 'a later issue'],
+  ['Ulimits', 'a later issue'], ['Sysctls', 'a later issue'], ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
+  ['Cgroup', 'a later issue'], ['PidMode', 'a later issue'], ['UTSMode', 'a later issue'], ['UsernsMode', 'a later issue'],
+  ['OomKillDisable', 'a later issue'], ['MemoryReservation', 'a later issue'], ['KernelMemory', 'a later issue'],
+  ['KernelMemoryTCP', 'a later issue'], ['CpusetCpus', 'a later issue'], ['CpusetMems', 'a later issue'],
+  ['CpuRealtimePeriod', 'a later issue'], ['CpuRealtimeRuntime', 'a later issue'], ['BlkioWeight', 'a later issue'],
+  ['BlkioWeightDevice', 'a later issue'], ['BlkioDeviceReadBps', 'a later issue'], ['BlkioDeviceWriteBps', 'a later issue'],
+  ['BlkioDeviceReadIOps', 'a later issue'], ['BlkioDeviceWriteIOps', 'a later issue'], ['StorageOpt', 'a later issue'],
+  ['Annotations', 'a later issue'], ['CpuCount', 'Windows only'], ['CpuPercent', 'Windows only'],
+  ['IOMaximumIOps', 'Windows only'], ['IOMaximumBandwidth', 'Windows only'],
+];
+
+function refuse(field: string, planned: string): never {
+  throw new NotImplementedError(`berth does not implement HostConfig.${field} yet (planned: ${planned})`);
+}
+
+export interface CreatePlan {
+  config: ContainerConfig;
+  hostConfig: Doc;
+  path: string;
+  args: string[];
+}
+
+/**
+ * plan checks a create request against its image and returns the container's Config and
+ * HostConfig as they will be stored, and the process to run.
+ */
+export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: string): CreatePlan {
+  const hc = obj(body, 'HostConfig') ?? {};
+  const hostConfig = normalizeHostConfig(hc, defaultRuntime);
+  checkNetworking(body, hostConfig);
+
+  const img = image.Config ?? {};
+  const userEnv = strings(body.Env, 'Env');
+  const imgEnv = strings(img.Env, 'Env') ?? [];
+  let env: string[] | null;
+  if (!userEnv || userEnv.length === 0) env = imgEnv.length ? [...imgEnv] : userEnv;
+  else {
+    const keys = new Set(userEnv.map((e) => e.split('=')[0]));
+    env = [...userEnv, ...imgEnv.filter((e) => !keys.has(e.split('=')[0]))];
+  }
+  let cmd = strings(body.Cmd, 'Cmd');
+  let entrypoint = strings(body.Entrypoint, 'Entrypoint');
+  if (!entrypoint || entrypoint.length === 0) {
+    if (!cmd || cmd.length === 0) cmd = strings(img.Cmd, 'Cmd');
+    if (entrypoint === null) entrypoint = strings(img.Entrypoint, 'Entrypoint');
+  }
+  // `--entrypoint ""` (Entrypoint [""]) clears the image's entrypoint: the command runs alone.
+  const effEntry = entrypoint && !(entrypoint.length === 1 && entrypoint[0] === '') ? entrypoint : [];
+  const argv = [...effEntry, ...(cmd ?? [])];
+  if (argv.length === 0) throw new InvalidParameterError('No command specified');
+
+  const labels: Record<string, string> = { ...((obj(img, 'Labels') as Record<string, string> | null) ?? {}), ...((obj(body, 'Labels') as Record<string, string> | null) ?? {}) };
+  let workingDir = str(body, 'WorkingDir') || str(img, 'WorkingDir');
+  if (workingDir && !workingDir.startsWith('/')) {
+    throw new InvalidParameterError(`the working directory '${workingDir}' is invalid, it needs to be an absolute path`);
+  }
+  const stopSignal = str(body, 'StopSignal') || str(img, 'StopSignal');
+  if (stopSignal) parseSignal(stopSignal);
+  const volumes = obj(body, 'Volumes');
+  if (volumes && Object.keys(volumes).length) throw new NotImplementedError('berth does not implement volumes yet (planned: #6)');
+  const health = obj(body, 'Healthcheck');
+  if (health && !(Array.isArray(health.Test) && health.Test[0] === 'NONE') && !isEmpty(health.Test)) {
+    throw new NotImplementedError('berth does not implement health checks yet (planned: #6)');
+  }
+  if (str(body, 'MacAddress')) throw new NotImplementedError('berth does not implement MacAddress yet (planned: #5)');
+
+  const config: ContainerConfig = {
+    Hostname: str(body, 'Hostname'),
+    Domainname: str(body, 'Domainname'),
+    User: str(body, 'User') || str(img, 'User'),
+    AttachStdin: bool(body, 'AttachStdin'),
+    AttachStdout: bool(body, 'AttachStdout'),
+    AttachStderr: bool(body, 'AttachStderr'),
+    ...(obj(body, 'ExposedPorts') ?? obj(img, 'ExposedPorts') ? { ExposedPorts: { ...(obj(img, 'ExposedPorts') ?? {}), ...(obj(body, 'ExposedPorts') ?? {}) } } : {}),
+    Tty: bool(body, 'Tty'),
+    OpenStdin: bool(body, 'OpenStdin'),
+    StdinOnce: bool(body, 'StdinOnce'),
+    Env: env,
+    Cmd: cmd,
+    Image: str(body, 'Image'),
+    Volumes: null,
+    WorkingDir: workingDir,
+    Entrypoint: entrypoint,
+    OnBuild: null,
+    Labels: labels,
+    ...(stopSignal ? { StopSignal: stopSignal } : {}),
+    ...(body.StopTimeout !== undefined && body.StopTimeout !== null ? { StopTimeout: num(body, 'StopTimeout') } : {}),
+  };
+  if (body.NetworkDisabled === true) hostConfig.NetworkMode = 'none';
+  return { config, hostConfig, path: argv[0]!, args: argv.slice(1) };
+}
+
+const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
+
+/** normalizeHostConfig checks a HostConfig and fills in what dockerd fills in. */
+export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
+  for (const [field, planned] of UNIMPLEMENTED_HOST) if (!isEmpty(hc[field])) refuse(field, planned);
+  const ipc = str(hc, 'IpcMode');
+  if (!['', 'private', 'shareable', 'none'].includes(ipc)) refuse(`IpcMode "${ipc}"`, 'a later issue');
+  const cgroupns = str(hc, 'CgroupnsMode');
+  if (!['', 'host'].includes(cgroupns)) refuse(`CgroupnsMode "${cgroupns}"`, 'a later issue (this host has cgroup v1: only "host")');
+  const isolation = str(hc, 'Isolation');
+  if (!['', 'default'].includes(isolation)) throw new InvalidParameterError(`Invalid isolation: "${isolation}" - linux only supports 'default'`);
+  const runtime = str(hc, 'Runtime') || defaultRuntime;
+  if (runtime !== defaultRuntime) throw new InvalidParameterError(`Unknown runtime specified ${runtime}`);
+
+  const log = obj(hc, 'LogConfig') ?? {};
+  const logType = str(log, 'Type') || 'json-file';
+  if (logType !== 'json-file') refuse(`LogConfig.Type "${logType}"`, 'a later issue (json-file only)');
+  const logOpts = obj(log, 'Config') ?? {};
+  if (Object.keys(logOpts).length) refuse(`LogConfig.Config (${Object.keys(logOpts).join(', ')})`, 'a later issue');
+
+  const rp = obj(hc, 'RestartPolicy') ?? {};
+  const rpName = str(rp, 'Name');
+  const retries = num(rp, 'MaximumRetryCount');
+  if (!RESTART_POLICIES.includes(rpName)) throw new InvalidParameterError(`invalid restart policy '${rpName}'`);
+  if (rpName === 'on-failure' && retries < 0) throw new InvalidParameterError('maximum retry count cannot be negative');
+  if (retries !== 0 && rpName !== 'on-failure') throw new InvalidParameterError(`maximum retry count cannot be used with restart policy '${rpName}'`);
+  const autoRemove = bool(hc, 'AutoRemove');
+  if (autoRemove && rpName !== '' && rpName !== 'no') throw new InvalidParameterError("can't create 'AutoRemove' container with restart policy");
+
+  const memory = num(hc, 'Memory');
+  const memorySwap = num(hc, 'MemorySwap');
+  if (memory > 0 && memory < 6 * 1024 * 1024) throw new InvalidParameterError('Minimum memory limit allowed is 6MB');
+  if (memory > 0 && memorySwap > 0 && memorySwap < memory) throw new InvalidParameterError('Minimum memoryswap limit should be larger than memory limit, see usage');
+  if (memory === 0 && memorySwap > 0) throw new InvalidParameterError('You should always set the Memory limit when using Memoryswap limit, see usage');
+  const nanoCpus = num(hc, 'NanoCpus');
+  const cpuQuota = num(hc, 'CpuQuota');
+  const cpuPeriod = num(hc, 'CpuPeriod');
+  if (nanoCpus > 0 && (cpuQuota > 0 || cpuPeriod > 0)) throw new InvalidParameterError('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  const ncpu = availableParallelism();
+  if (nanoCpus < 0 || nanoCpus > ncpu * 1e9) throw new InvalidParameterError(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
+  if (cpuPeriod !== 0 && (cpuPeriod < 1000 || cpuPeriod > 1_000_000)) throw new InvalidParameterError('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+  if (cpuQuota !== 0 && cpuQuota < 1000 && cpuQuota !== -1) throw new InvalidParameterError('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  const shm = num(hc, 'ShmSize');
+  if (shm < 0) throw new InvalidParameterError('SHM size can not be less than 0');
+  const oom = num(hc, 'OomScoreAdj');
+  if (oom < -1000 || oom > 1000) throw new InvalidParameterError(`Invalid value ${oom}, range for oom score adj is [-1000, 1000]`);
+  const pids = num(hc, 'PidsLimit');
+  const swappiness = hc.MemorySwappiness === undefined || hc.MemorySwappiness === null ? -1 : num(hc, 'MemorySwappiness');
+  if (swappiness !== -1) refuse('MemorySwappiness', 'a later issue');
+  const console = Array.isArray(hc.ConsoleSize) ? (hc.ConsoleSize as number[]) : [0, 0];
+  const extraHosts = strings(hc.ExtraHosts, 'ExtraHosts');
+  for (const h of extraHosts ?? []) {
+    const i = h.indexOf(':');
+    if (i <= 0 || i === h.length - 1) throw new InvalidParameterError(`invalid extra host: ${h}`);
+  }
+  const network = str(hc, 'NetworkMode') || 'default';
+  const masked = hc.MaskedPaths === undefined || hc.MaskedPaths === null ? DEFAULT_MASKED_PATHS : strings(hc.MaskedPaths, 'MaskedPaths')!;
+  const readonly = hc.ReadonlyPaths === undefined || hc.ReadonlyPaths === null ? DEFAULT_READONLY_PATHS : strings(hc.ReadonlyPaths, 'ReadonlyPaths')!;
+
+  return {
+    Binds: null,
+    ContainerIDFile: str(hc, 'ContainerIDFile'),
+    LogConfig: { Type: logType, Config: {} },
+    NetworkMode: network,
+    PortBindings: {},
+    RestartPolicy: { Name: rpName || 'no', MaximumRetryCount: retries },
+    AutoRemove: autoRemove,
+    VolumeDriver: '',
+    VolumesFrom: null,
+    CapAdd: null,
+    CapDrop: null,
+    CgroupnsMode: 'host',
+    Dns: strings(hc.Dns, 'Dns') ?? [],
+    DnsOptions: strings(hc.DnsOptions, 'DnsOptions') ?? [],
+    DnsSearch: strings(hc.DnsSearch, 'DnsSearch') ?? [],
+    ExtraHosts: extraHosts,
+    GroupAdd: null,
+    IpcMode: ipc || 'private',
+    Cgroup: '',
+    Links: null,
+    OomScoreAdj: oom,
+    PidMode: '',
+    Privileged: false,
+    PublishAllPorts: false,
+    ReadonlyRootfs: bool(hc, 'ReadonlyRootfs'),
+    SecurityOpt: null,
+    UTSMode: '',
+    UsernsMode: '',
+    ShmSize: shm || DEFAULT_SHM_SIZE,
+    Runtime: runtime,
+    ConsoleSize: [Number(console[0] ?? 0), Number(console[1] ?? 0)],
+    Isolation: isolation,
+    CpuShares: num(hc, 'CpuShares'),
+    Memory: memory,
+    NanoCpus: nanoCpus,
+    CgroupParent: '',
+    BlkioWeight: 0,
+    BlkioWeightDevice: [],
+    BlkioDeviceReadBps: [],
+    BlkioDeviceWriteBps: [],
+    BlkioDeviceReadIOps: [],
+    BlkioDeviceWriteIOps: [],
+    CpuPeriod: cpuPeriod,
+    CpuQuota: cpuQuota,
+    CpuRealtimePeriod: 0,
+    CpuRealtimeRuntime: 0,
+    CpusetCpus: '',
+    CpusetMems: '',
+    Devices: [],
+    DeviceCgroupRules: null,
+    DeviceRequests: null,
+    KernelMemory: 0,
+    KernelMemoryTCP: 0,
+    MemoryReservation: 0,
+    MemorySwap: memorySwap,
+    MemorySwappiness: null,
+    OomKillDisable: false,
+    PidsLimit: pids > 0 ? pids : null,
+    Ulimits: [],
+    CpuCount: 0,
+    CpuPercent: 0,
+    IOMaximumIOps: 0,
+    IOMaximumBandwidth: 0,
+    MaskedPaths: masked,
+    ReadonlyPaths: readonly,
+  };
+}
+
+/** Network modes this issue runs; the default bridge arrives with #5 (until then: none). */
+function checkNetworking(body: Doc, hostConfig: Doc): void {
+  const mode = hostConfig.NetworkMode as string;
+  if (!['default', 'bridge', 'none', 'host'].includes(mode)) {
+    if (mode.startsWith('container:')) refuse(`NetworkMode "${mode}"`, 'a later issue');
+    refuse(`NetworkMode "${mode}" (user-defined networks)`, '#5 (networking)');
+  }
+  const nc = obj(body, 'NetworkingConfig');
+  const endpoints = nc ? obj(nc, 'EndpointsConfig') : null;
+  for (const [name, settings] of Object.entries(endpoints ?? {})) {
+    if (name !== mode && !(mode === 'default' && name === 'bridge')) refuse(`NetworkingConfig for network "${name}"`, '#5 (networking)');
+    const s = (settings ?? {}) as Doc;
+    for (const k of Object.keys(s)) if (!isEmpty(s[k])) refuse(`NetworkingConfig.EndpointsConfig.${k}`, '#5 (networking)');
+  }
+}

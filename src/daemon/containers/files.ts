@@ -1,0 +1,82 @@
+/**
+ * The files dockerd writes for each container and bind-mounts over /etc: hostname, hosts and
+ * resolv.conf, in <data-root>/containers/<id>/. resolv.conf follows libnetwork's rules: the
+ * host's, without loopback nameservers (they mean nothing in another network namespace), with
+ * Google's public servers if none is left, and --dns/--dns-search/--dns-option replacing
+ * their parts.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { atomicWriteFile } from '../../fs/atomic.js';
+
+const HOSTS_DEFAULT = [
+  '127.0.0.1\tlocalhost',
+  '::1\tlocalhost ip6-localhost ip6-loopback',
+  'fe00::0\tip6-localnet',
+  'ff00::0\tip6-mcastprefix',
+  'ff02::1\tip6-allnodes',
+  'ff02::2\tip6-allrouters',
+];
+
+export interface NetFilesInput {
+  dir: string;
+  hostname: string;
+  domainname: string;
+  networkMode: string;
+  extraHosts: string[];
+  dns: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+}
+
+export interface NetFiles {
+  hostnamePath: string;
+  hostsPath: string;
+  resolvConfPath: string;
+}
+
+/** hostResolvConf is the host's resolver configuration (systemd-resolved's upstream file when the stub is in use). */
+async function hostResolvConf(): Promise<string> {
+  const main = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  if (/^\s*nameserver\s+127\.0\.0\.53\s*$/m.test(main)) {
+    const upstream = await readFile('/run/systemd/resolve/resolv.conf', 'utf8').catch(() => '');
+    if (upstream) return upstream;
+  }
+  return main;
+}
+
+export function resolvConf(base: string, o: { dns: string[]; dnsSearch: string[]; dnsOptions: string[]; keepLoopback: boolean }): string {
+  const lines = base.split('\n');
+  let nameservers = lines.map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1]).filter((x): x is string => Boolean(x));
+  if (!o.keepLoopback) nameservers = nameservers.filter((ns) => !/^127\./.test(ns) && ns !== '::1');
+  if (o.dns.length) nameservers = o.dns;
+  if (nameservers.length === 0) nameservers = ['8.8.8.8', '8.8.4.4'];
+  const search = o.dnsSearch.length ? o.dnsSearch : lines.flatMap((l) => /^\s*(?:search|domain)\s+(.*)$/.exec(l)?.[1]?.trim().split(/\s+/) ?? []);
+  const options = o.dnsOptions.length ? o.dnsOptions : lines.flatMap((l) => /^\s*options\s+(.*)$/.exec(l)?.[1]?.trim().split(/\s+/) ?? []);
+  const out = nameservers.map((ns) => `nameserver ${ns}`);
+  if (search.length && !(search.length === 1 && search[0] === '.')) out.push(`search ${search.join(' ')}`);
+  if (options.length) out.push(`options ${options.join(' ')}`);
+  return out.join('\n') + '\n';
+}
+
+/** writeNetFiles (re)writes the three files for a start; --network host gets the host's own. */
+export async function writeNetFiles(i: NetFilesInput): Promise<NetFiles> {
+  const files: NetFiles = {
+    hostnamePath: join(i.dir, 'hostname'),
+    hostsPath: join(i.dir, 'hosts'),
+    resolvConfPath: join(i.dir, 'resolv.conf'),
+  };
+  const host = i.networkMode === 'host';
+  await atomicWriteFile(files.hostnamePath, `${i.hostname}\n`, 0o644);
+  let hosts: string[];
+  if (host) hosts = (await readFile('/etc/hosts', 'utf8').catch(() => HOSTS_DEFAULT.join('\n'))).trimEnd().split('\n');
+  else hosts = [...HOSTS_DEFAULT];
+  for (const h of i.extraHosts) {
+    const at = h.indexOf(':');
+    hosts.push(`${h.slice(at + 1)}\t${h.slice(0, at)}`);
+  }
+  await atomicWriteFile(files.hostsPath, hosts.join('\n') + '\n', 0o644);
+  const base = await hostResolvConf();
+  await atomicWriteFile(files.resolvConfPath, resolvConf(base, { dns: i.dns, dnsSearch: i.dnsSearch, dnsOptions: i.dnsOptions, keepLoopback: host }), 0o644);
+  return files;
+}

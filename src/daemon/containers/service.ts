@@ -1,0 +1,840 @@
+/**
+ * Containers is the daemon's container layer (dockerd's daemon/{create,start,stop,kill,wait,
+ * delete,rename}.go): it owns the records and the state machine on the main thread, and drives
+ * the graph actor (root filesystems), the network actor (namespaces) and the exec actor
+ * (runc through conmon) with jobs. Exits come back as `container_exited` jobs.
+ *
+ * State changes of one container are serialised (dockerd's container lock); the exit of a
+ * container is handled outside that lock, so `stop` can wait for it while holding the lock.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname as hostHostname } from 'node:os';
+import { join } from 'node:path';
+import type { DaemonConfig } from '../../config/config.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Job } from '../../engine/job.js';
+import { ConflictError, InvalidParameterError, NotImplementedError, SystemError, toWire, withContext } from '../../errdefs/errors.js';
+import type { Events } from '../../events/events.js';
+import { logger } from '../../log/log.js';
+import type {
+  ContainerAttachArgs,
+  ContainerLogsArgs,
+  ContainersPruneReport,
+  CreateArgs,
+  ExitReport,
+  ListArgs,
+  RunSpec,
+  StopArgs,
+  WaitCondition,
+} from '../../protocol/types/containers.js';
+import { nowRfc3339Nano, ZERO_TIME } from '../../protocol/time.js';
+import { Filters } from '../../protocol/filters.js';
+import { parseTimestamp } from '../../protocol/timestamps.js';
+import { plan } from './config.js';
+import { writeNetFiles } from './files.js';
+import { parseSignal, validSignal } from './signals.js';
+import { ContainerStore, validName, zeroState, type ContainerRecord } from './store.js';
+import { inspectDoc, select, summary } from './view.js';
+
+export interface ContainerDeps {
+  engine: Engine;
+  events: Events;
+  config: () => DaemonConfig;
+  graphDriver: string;
+  defaultRuntime: string;
+}
+
+/** What the daemon keeps in memory for a container, besides its record. */
+interface Live {
+  /** The tail of this container's queue of state changes (its lock). */
+  queue: Promise<unknown>;
+  /** Between exec_create and the record saying "running": an exit then waits for start. */
+  starting: boolean;
+  pendingExit: ExitReport | null;
+  /** The runtime, namespace and mount clean-up after an exit (a start waits for it). */
+  cleanup: Promise<void>;
+  exitWaiters: Array<() => void>;
+  removeWaiters: Array<() => void>;
+  restartTimer: NodeJS.Timeout | null;
+  /** The restart policy's back-off (dockerd: 100 ms doubling, reset after 10 s of running). */
+  backoffMs: number;
+  removing: boolean;
+}
+
+interface WaitResult {
+  StatusCode: number;
+  Error: { Message: string } | null;
+}
+
+const RUNNING_RESET_MS = 10_000;
+const MAX_BACKOFF_MS = 60_000;
+
+export class Containers {
+  private readonly live = new Map<string, Live>();
+  readonly store: ContainerStore;
+
+  constructor(private readonly d: ContainerDeps) {
+    this.store = new ContainerStore(join(d.config().dataRoot, 'containers'));
+  }
+
+  private get engine(): Engine {
+    return this.d.engine;
+  }
+
+  private rt(id: string): Live {
+    let l = this.live.get(id);
+    if (!l) {
+      l = { queue: Promise.resolve(), starting: false, pendingExit: null, cleanup: Promise.resolve(), exitWaiters: [], removeWaiters: [], restartTimer: null, backoffMs: 0, removing: false };
+      this.live.set(id, l);
+    }
+    return l;
+  }
+
+  /** locked runs fn after the container's earlier state changes (dockerd's container lock). */
+  private locked<T>(rec: ContainerRecord, fn: () => Promise<T>): Promise<T> {
+    const l = this.rt(rec.ID);
+    const run = l.queue.then(fn, fn);
+    l.queue = run.catch(() => {});
+    return run;
+  }
+
+  private publish(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+    this.d.events.publish({
+      Type: 'container',
+      Action: action,
+      Actor: { ID: rec.ID, Attributes: { ...(rec.Config.Labels ?? {}), image: rec.Config.Image, name: rec.Name.slice(1), ...extra } },
+    });
+  }
+
+  private async save(rec: ContainerRecord): Promise<void> {
+    await this.store.save(rec);
+  }
+
+  // ---- start-up: records against what the runtime has -------------------------------------
+
+  /**
+   * restore loads the records and reconciles them with the exec actor's containers: those
+   * still running are adopted, those that ended while berthd was down get their real exit,
+   * runtime leftovers without a record are removed, and restart policies are applied.
+   */
+  async restore(): Promise<void> {
+    await this.store.load((msg) => logger.warn(msg));
+    const runtime = new Map((await this.engine.call('exec_containers', {})).map((r) => [r.id, r]));
+    const toStart: ContainerRecord[] = [];
+    for (const rec of this.store.list()) {
+      const r = runtime.get(rec.ID);
+      runtime.delete(rec.ID);
+      if (rec.State.Running || rec.State.Restarting) {
+        if (r && r.status === 'running') {
+          rec.State = { ...rec.State, Running: true, Restarting: false, Status: 'running', Pid: r.pid };
+          await this.save(rec);
+          continue;
+        }
+        // It ended while berthd was away: with its real exit code when conmon recorded one.
+        const exit: ExitReport = r?.exitCode != null
+          ? { id: rec.ID, exitCode: r.exitCode, oomKilled: r.oomKilled, finishedAt: r.finishedAt ?? nowRfc3339Nano() }
+          : { id: rec.ID, exitCode: 255, oomKilled: false, finishedAt: nowRfc3339Nano() };
+        rec.State.Running = true; // so the exit is processed as one
+        await this.processExit(rec, exit, { restartPolicy: false });
+      } else if (r) {
+        await this.engine.call('exec_delete', { id: rec.ID }).catch(() => {});
+      }
+      if (this.shouldRestartOnBoot(rec)) toStart.push(rec);
+    }
+    for (const orphan of runtime.keys()) {
+      logger.warn(`removing the runtime state of unknown container ${orphan}`);
+      await this.engine.call('exec_delete', { id: orphan }).catch(() => {});
+    }
+    // Restart policies, in the background (dockerd starts them after its API is up).
+    for (const rec of toStart) {
+      void this.start(rec.ID).catch((err) => logger.error(`failed to start container ${rec.ID}: ${toWire(err).message}`));
+    }
+  }
+
+  private shouldRestartOnBoot(rec: ContainerRecord): boolean {
+    if (rec.State.Running || rec.HasBeenManuallyStopped) return false;
+    const p = rec.HostConfig.RestartPolicy as { Name: string; MaximumRetryCount: number };
+    if (p.Name === 'always' || p.Name === 'unless-stopped') return true;
+    if (p.Name === 'on-failure') return rec.State.ExitCode !== 0 && (p.MaximumRetryCount === 0 || rec.RestartCount < p.MaximumRetryCount);
+    return false;
+  }
+
+  /** shutdown stops the running containers (dockerd without --live-restore), concurrently. */
+  async shutdown(): Promise<void> {
+    const cfg = this.d.config();
+    for (const l of this.live.values()) if (l.restartTimer) clearTimeout(l.restartTimer);
+    if (cfg.liveRestore) return;
+    const running = this.store.list().filter((r) => r.State.Running);
+    await Promise.all(
+      running.map((rec) => {
+        const t = Math.min((rec.Config.StopTimeout as number | undefined) ?? cfg.shutdownTimeout, cfg.shutdownTimeout);
+        return this.stopContainer(rec, '', t, { manual: false }).catch((err) => logger.warn(`cannot stop container ${rec.ID}: ${toWire(err).message}`));
+      }),
+    );
+  }
+
+  // ---- create -------------------------------------------------------------------------------
+
+  async create(a: CreateArgs): Promise<{ Id: string; Warnings: string[] }> {
+    if (!a.body) throw new InvalidParameterError('Config cannot be empty in order to create a container');
+    if (a.platform && !/^linux(\/|$)/.test(a.platform)) throw new InvalidParameterError(`"${a.platform}": unsupported platform: berth runs linux containers`);
+    const imageName = typeof a.body.Image === 'string' ? a.body.Image : '';
+    if (!imageName) {
+      if (!a.body.Cmd || (Array.isArray(a.body.Cmd) && a.body.Cmd.length === 0)) throw new InvalidParameterError('No command specified');
+      throw new NotImplementedError('berth does not create containers without an image');
+    }
+    const image = await this.engine.call('image_resolve', { name: imageName });
+    const p = plan(a.body, { Config: image.config }, this.d.defaultRuntime);
+
+    const id = randomBytes(32).toString('hex');
+    const name = a.name ? validName(a.name) : this.store.generateName(id);
+    this.store.reserve(name, id);
+    try {
+      if (!p.config.Hostname) p.config.Hostname = p.hostConfig.NetworkMode === 'host' ? hostHostname() : id.slice(0, 12);
+      const rootfs = await this.engine.call('rootfs_create', { id, image: image.id });
+      const rec: ContainerRecord = {
+        ID: id,
+        Created: nowRfc3339Nano(),
+        Path: p.path,
+        Args: p.args,
+        Config: p.config,
+        HostConfig: p.hostConfig as ContainerRecord['HostConfig'],
+        State: zeroState(),
+        Image: image.id,
+        Name: name,
+        RestartCount: 0,
+        Driver: this.d.graphDriver,
+        Platform: 'linux',
+        LogPath: '',
+        ResolvConfPath: '',
+        HostnamePath: '',
+        HostsPath: '',
+        GraphDriver: rootfs.graphDriver,
+        HasBeenStartedBefore: false,
+        HasBeenManuallyStopped: false,
+      };
+      try {
+        await this.save(rec);
+      } catch (err) {
+        await this.engine.call('rootfs_remove', { id }).catch(() => {});
+        throw err;
+      }
+      this.store.add(rec);
+      this.publish(rec, 'create');
+      return { Id: id, Warnings: [] };
+    } catch (err) {
+      this.store.release(name);
+      throw err;
+    }
+  }
+
+  // ---- start --------------------------------------------------------------------------------
+
+  /** start resolves false when the container already runs (the API's 304). */
+  async start(ref: string): Promise<boolean> {
+    const rec = this.store.get(ref);
+    return this.locked(rec, () => this.startLocked(rec));
+  }
+
+  private async startLocked(rec: ContainerRecord): Promise<boolean> {
+    const l = this.rt(rec.ID);
+    if (l.removing) throw new ConflictError(`container is marked for removal and cannot be started`);
+    if (rec.State.Dead) throw new ConflictError(`cannot start a dead container`);
+    if (rec.State.Running && !rec.State.Restarting) return false;
+    if (l.restartTimer) {
+      clearTimeout(l.restartTimer);
+      l.restartTimer = null;
+    }
+    await l.cleanup;
+    const dir = this.store.dir(rec.ID);
+    const hc = rec.HostConfig;
+    l.starting = true;
+    let created = false;
+    try {
+      const files = await writeNetFiles({
+        dir,
+        hostname: rec.Config.Hostname,
+        domainname: rec.Config.Domainname,
+        networkMode: hc.NetworkMode,
+        extraHosts: (hc.ExtraHosts as string[] | null) ?? [],
+        dns: (hc.Dns as string[]).length ? (hc.Dns as string[]) : this.d.config().dns,
+        dnsSearch: (hc.DnsSearch as string[]).length ? (hc.DnsSearch as string[]) : this.d.config().dnsSearch,
+        dnsOptions: hc.DnsOptions as string[],
+      });
+      rec.HostnamePath = files.hostnamePath;
+      rec.HostsPath = files.hostsPath;
+      rec.ResolvConfPath = files.resolvConfPath;
+      rec.LogPath = join(dir, `${rec.ID}-json.log`);
+      const { path: rootfs } = await this.engine.call('rootfs_mount', { id: rec.ID });
+      const { path: netns } = await this.engine.call('netns_create', { id: rec.ID, mode: hc.NetworkMode === 'host' ? 'host' : 'none' });
+      const spec = this.runSpec(rec, rootfs, netns);
+      await this.engine.call('exec_create', { spec });
+      created = true;
+      const { pid } = await this.engine.call('exec_start', { id: rec.ID });
+      rec.State = {
+        ...rec.State,
+        Status: 'running',
+        Running: true,
+        Paused: false,
+        Restarting: false,
+        OOMKilled: false,
+        Dead: false,
+        Pid: pid,
+        ExitCode: 0,
+        Error: '',
+        StartedAt: nowRfc3339Nano(),
+      };
+      rec.HasBeenStartedBefore = true;
+      rec.HasBeenManuallyStopped = false;
+      await this.save(rec);
+      this.publish(rec, 'start');
+    } catch (err) {
+      l.starting = false;
+      l.pendingExit = null;
+      await this.startFailed(rec, err, created);
+      throw this.translateStartError(rec, err);
+    }
+    l.starting = false;
+    const pending = l.pendingExit;
+    l.pendingExit = null;
+    // Not awaited: its clean-up (--rm) takes this container's lock, which start holds.
+    if (pending) void this.processExit(rec, pending).catch((err) => logger.error(`exit of container ${rec.ID}: ${toWire(err).message}`));
+    return true;
+  }
+
+  /**
+   * dockerd's translateContainerdStartErr: a command that is not there is 127 and a 400, one
+   * that cannot be run is 126 and a 400; anything else keeps its kind (and exit code 128).
+   */
+  private translateStartError(rec: ContainerRecord, err: unknown): unknown {
+    const msg = toWire(err).message;
+    const lower = msg.toLowerCase();
+    const code = startExitCode(rec, msg);
+    if (code !== 128 || lower.includes('not a directory')) {
+      return new InvalidParameterError(lower.includes('not a directory') ? `${msg}: Are you trying to mount a directory onto a file (or vice-versa)? Check if the specified host path exists and is the expected type` : msg);
+    }
+    return err;
+  }
+
+  private async startFailed(rec: ContainerRecord, err: unknown, created: boolean): Promise<void> {
+    const msg = toWire(err).message;
+    rec.State = { ...rec.State, Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: startExitCode(rec, msg), Status: rec.State.StartedAt === ZERO_TIME ? 'created' : 'exited' };
+    if (created) await this.engine.call('exec_delete', { id: rec.ID }).catch(() => {});
+    await this.releaseResources(rec);
+    await this.save(rec).catch(() => {});
+    const l = this.rt(rec.ID);
+    for (const w of l.exitWaiters.splice(0)) w();
+    if (rec.HostConfig.AutoRemove) {
+      await this.removeLocked(rec, true).catch((e) => logger.warn(`cannot remove container ${rec.ID}: ${toWire(e).message}`));
+    }
+  }
+
+  private runSpec(rec: ContainerRecord, rootfs: string, netns: string | null): RunSpec {
+    const hc = rec.HostConfig;
+    const c = rec.Config;
+    const n = (k: string) => Number(hc[k] ?? 0);
+    return {
+      id: rec.ID,
+      rootfs,
+      args: [rec.Path, ...rec.Args],
+      env: withDefaults(c.Env ?? [], c.Hostname, c.Tty),
+      cwd: c.WorkingDir || '/',
+      user: c.User,
+      hostname: c.Hostname,
+      domainname: c.Domainname,
+      tty: c.Tty,
+      openStdin: c.OpenStdin,
+      stdinOnce: c.StdinOnce,
+      readonlyRootfs: Boolean(hc.ReadonlyRootfs),
+      hostsPath: rec.HostsPath,
+      hostnamePath: rec.HostnamePath,
+      resolvConfPath: rec.ResolvConfPath,
+      netns,
+      memory: n('Memory'),
+      memorySwap: n('MemorySwap'),
+      cpuShares: n('CpuShares'),
+      nanoCpus: n('NanoCpus'),
+      cpuQuota: n('CpuQuota'),
+      cpuPeriod: n('CpuPeriod'),
+      pidsLimit: n('PidsLimit'),
+      shmSize: n('ShmSize'),
+      oomScoreAdj: n('OomScoreAdj'),
+      maskedPaths: (hc.MaskedPaths as string[]) ?? [],
+      readonlyPaths: (hc.ReadonlyPaths as string[]) ?? [],
+      logPath: rec.LogPath,
+      labels: c.Labels ?? {},
+      consoleSize: Array.isArray(hc.ConsoleSize) && (hc.ConsoleSize as number[])[0] ? [(hc.ConsoleSize as number[])[0]!, (hc.ConsoleSize as number[])[1]!] : null,
+    };
+  }
+
+  /** releaseResources unmounts the root filesystem and removes the network namespace. */
+  private async releaseResources(rec: ContainerRecord): Promise<void> {
+    await this.engine.call('netns_remove', { id: rec.ID }).catch((err) => logger.warn(`cannot remove the network namespace of ${rec.ID}: ${toWire(err).message}`));
+    await this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`));
+  }
+
+  // ---- exits --------------------------------------------------------------------------------
+
+  /** exited is the `container_exited` job: the exec actor saw a container's process end. */
+  async exited(report: ExitReport): Promise<void> {
+    if (!this.store.has(report.id)) return;
+    const rec = this.store.get(report.id);
+    const l = this.rt(rec.ID);
+    if (l.starting) {
+      l.pendingExit = report;
+      return;
+    }
+    await this.processExit(rec, report);
+  }
+
+  private async processExit(rec: ContainerRecord, report: ExitReport, opts: { restartPolicy?: boolean } = {}): Promise<void> {
+    if (!rec.State.Running) return;
+    const l = this.rt(rec.ID);
+    const ranMs = Date.now() - Date.parse(rec.State.StartedAt);
+    rec.State = {
+      ...rec.State,
+      Status: 'exited',
+      Running: false,
+      Restarting: false,
+      Pid: 0,
+      ExitCode: report.exitCode,
+      OOMKilled: report.oomKilled,
+      FinishedAt: report.finishedAt,
+    };
+    if (report.oomKilled) this.publish(rec, 'oom');
+    this.publish(rec, 'die', { exitCode: String(report.exitCode) });
+    l.cleanup = (async () => {
+      await this.engine.call('exec_delete', { id: rec.ID }).catch((err) => logger.warn(`cannot delete the runtime state of ${rec.ID}: ${toWire(err).message}`));
+      await this.releaseResources(rec);
+    })();
+    const restart = opts.restartPolicy !== false && !l.removing && this.restartDue(rec, ranMs);
+    if (restart) {
+      rec.State = { ...rec.State, Status: 'restarting', Running: true, Restarting: true };
+    }
+    await this.save(rec).catch((err) => logger.error(`cannot save container ${rec.ID}: ${toWire(err).message}`));
+    for (const w of l.exitWaiters.splice(0)) w();
+    if (restart) {
+      l.backoffMs = ranMs >= RUNNING_RESET_MS ? 100 : Math.min(Math.max(l.backoffMs * 2, 100), MAX_BACKOFF_MS);
+      l.restartTimer = setTimeout(() => {
+        l.restartTimer = null;
+        rec.RestartCount++;
+        void this.locked(rec, () => this.startLocked(rec)).catch((err) => logger.error(`restart of container ${rec.ID} failed: ${toWire(err).message}`));
+      }, l.backoffMs);
+      return;
+    }
+    if (rec.HostConfig.AutoRemove && !l.removing) {
+      await l.cleanup;
+      await this.locked(rec, () => this.removeLocked(rec, true)).catch((err) => logger.warn(`cannot remove container ${rec.ID}: ${toWire(err).message}`));
+    }
+  }
+
+  private restartDue(rec: ContainerRecord, _ranMs: number): boolean {
+    if (rec.HasBeenManuallyStopped) return false;
+    const p = rec.HostConfig.RestartPolicy as { Name: string; MaximumRetryCount: number };
+    if (p.Name === 'always' || p.Name === 'unless-stopped') return true;
+    if (p.Name === 'on-failure') return rec.State.ExitCode !== 0 && (p.MaximumRetryCount === 0 || rec.RestartCount < p.MaximumRetryCount);
+    return false;
+  }
+
+  /** untilExit resolves when the container's current run has been processed as exited. */
+  private untilExit(rec: ContainerRecord, ms: number): Promise<boolean> {
+    if (!rec.State.Running || rec.State.Restarting) return Promise.resolve(true);
+    const l = this.rt(rec.ID);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | null = null;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        resolve(true);
+      };
+      l.exitWaiters.push(done);
+      if (ms >= 0) {
+        timer = setTimeout(() => {
+          l.exitWaiters.splice(l.exitWaiters.indexOf(done) >>> 0, 1);
+          resolve(false);
+        }, ms);
+      }
+    });
+  }
+
+  // ---- stop, kill, restart ------------------------------------------------------------------
+
+  async stop(a: StopArgs): Promise<boolean> {
+    const rec = this.store.get(a.name);
+    if (a.signal) parseSignal(a.signal);
+    return this.locked(rec, async () => {
+      if (!rec.State.Running) return false;
+      await this.stopContainer(rec, a.signal, a.timeout, { manual: true });
+      return true;
+    });
+  }
+
+  /**
+   * stopContainer sends the stop signal, waits up to `timeout` seconds (negative: forever),
+   * then SIGKILL; the stop event follows the die event, as in dockerd.
+   */
+  private async stopContainer(rec: ContainerRecord, signal: string, timeout: number | null, o: { manual: boolean }): Promise<void> {
+    const l = this.rt(rec.ID);
+    if (o.manual) {
+      rec.HasBeenManuallyStopped = true;
+      await this.save(rec);
+    }
+    if (rec.State.Restarting) {
+      // Between two runs of a restart policy: cancel the next one.
+      if (l.restartTimer) clearTimeout(l.restartTimer);
+      l.restartTimer = null;
+      rec.State = { ...rec.State, Running: false, Restarting: false, Status: 'exited' };
+      await this.save(rec);
+      this.publish(rec, 'stop');
+      return;
+    }
+    const sig = parseSignal(signal || rec.Config.StopSignal || 'SIGTERM');
+    const wait = timeout ?? (rec.Config.StopTimeout as number | undefined) ?? 10;
+    if (sig !== 9) {
+      await this.signal(rec, sig).catch((err) => logger.debug(`stop signal to ${rec.ID} failed: ${toWire(err).message}`));
+      if (await this.untilExit(rec, wait < 0 ? -1 : wait * 1000)) {
+        this.publish(rec, 'stop');
+        return;
+      }
+    }
+    await this.signal(rec, 9).catch(() => {});
+    if (!(await this.untilExit(rec, 30_000))) throw new SystemError(`container ${rec.ID} did not exit within 30 seconds of SIGKILL`);
+    this.publish(rec, 'stop');
+  }
+
+  private async signal(rec: ContainerRecord, sig: number): Promise<void> {
+    this.publish(rec, 'kill', { signal: String(sig) });
+    await this.engine.call('exec_kill', { id: rec.ID, signal: String(sig) });
+  }
+
+  async kill(name: string, signal: string): Promise<void> {
+    let rec: ContainerRecord;
+    try {
+      rec = this.store.get(name);
+    } catch (err) {
+      throw withContext(err, `Cannot kill container: ${name}: `);
+    }
+    const sig = parseSignal(signal || 'KILL');
+    if (!validSignal(sig)) throw new SystemError(`Cannot kill container: ${name}: The linux daemon does not support signal ${sig}`);
+    if (!rec.State.Running) throw new ConflictError(`Cannot kill container: ${name}: Container ${rec.ID} is not running`);
+    if (rec.State.Restarting) throw new ConflictError(`Cannot kill container: ${name}: Container ${rec.ID} is restarting, wait until the container is running`);
+    try {
+      await this.signal(rec, sig);
+    } catch (err) {
+      throw withContext(err, `Cannot kill container: ${name}: `);
+    }
+    // SIGKILL returns when the container is gone (dockerd's Kill waits for it).
+    if (sig === 9) await this.untilExit(rec, 10_000);
+  }
+
+  async restart(a: StopArgs): Promise<void> {
+    const rec = this.store.get(a.name);
+    await this.locked(rec, async () => {
+      if (rec.State.Running) await this.stopContainer(rec, a.signal, a.timeout, { manual: true });
+      try {
+        await this.startLocked(rec);
+      } catch (err) {
+        throw withContext(err, `Cannot restart container ${a.name}: `);
+      }
+      this.publish(rec, 'restart');
+    });
+  }
+
+  // ---- wait ---------------------------------------------------------------------------------
+
+  /** wait writes {StatusCode, Error} when the condition is met; the stream begins at once. */
+  async wait(name: string, condition: WaitCondition, job: Job): Promise<void> {
+    const rec = this.store.get(name);
+    const l = this.rt(rec.ID);
+    const out = job.stdout.stream!;
+    out.begin();
+    // dockerd reports a failed start's error to not-running and next-exit waiters, not to removed ones.
+    const result = (): WaitResult => ({ Error: condition !== 'removed' && rec.State.Error ? { Message: rec.State.Error } : null, StatusCode: rec.State.ExitCode });
+    let answer: WaitResult;
+    if (condition === 'not-running' && !rec.State.Running) answer = result();
+    else {
+      const list = condition === 'removed' ? l.removeWaiters : l.exitWaiters;
+      const ok = await new Promise<boolean>((resolve) => {
+        const done = () => resolve(true);
+        list.push(done);
+        job.signal.addEventListener('abort', () => {
+          list.splice(list.indexOf(done) >>> 0, 1);
+          resolve(false);
+        }, { once: true });
+      });
+      if (!ok) return;
+      answer = result();
+    }
+    await out.write(JSON.stringify(answer) + '\n');
+  }
+
+  // ---- attach, logs, resize -----------------------------------------------------------------
+
+  /** attach hands the job's streams to the exec actor, which relays the container's stdio. */
+  async attach(a: ContainerAttachArgs, job: Job): Promise<void> {
+    const rec = this.store.get(a.name);
+    const detachKeys = parseDetachKeys(a.detachKeys);
+    if (!a.logs && !a.stream) throw new InvalidParameterError('at least one of logs or stream must be set');
+    if (a.stream) this.publish(rec, 'attach');
+    const run = this.engine.job('exec_attach', {
+      id: rec.ID,
+      logs: a.logs,
+      logPath: rec.LogPath || join(this.store.dir(rec.ID), `${rec.ID}-json.log`),
+      stream: a.stream,
+      stdin: a.stdin && rec.Config.OpenStdin,
+      stdout: a.stdout,
+      stderr: a.stderr,
+      tty: rec.Config.Tty,
+      detachKeys,
+    }, { stdoutPort: job.stdout.takePort(), stdinPort: job.stdin.takePort(), signal: job.signal, from: 'daemon' });
+    await this.engine.run(run);
+    if (a.stream) this.publish(rec, 'detach');
+  }
+
+  async logs(a: ContainerLogsArgs, job: Job): Promise<void> {
+    const rec = this.store.get(a.name);
+    if (!a.stdout && !a.stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
+    const tail = a.tail === '' || a.tail === 'all' ? -1 : /^\d+$/.test(a.tail) ? Number(a.tail) : -1;
+    const since = a.since ? unixNanos(a.since) : '';
+    const until = a.until ? unixNanos(a.until) : '';
+    const run = this.engine.job('exec_logs', {
+      id: rec.ID,
+      logPath: rec.LogPath || join(this.store.dir(rec.ID), `${rec.ID}-json.log`),
+      follow: a.follow && rec.State.Running,
+      stdout: a.stdout,
+      stderr: a.stderr,
+      since,
+      until,
+      timestamps: a.timestamps,
+      tail,
+      tty: rec.Config.Tty,
+    }, { stdoutPort: job.stdout.takePort(), signal: job.signal, from: 'daemon' });
+    await this.engine.run(run);
+  }
+
+  async resize(name: string, height: number, width: number): Promise<void> {
+    const rec = this.store.get(name);
+    if (!rec.State.Running) throw new ConflictError(`Container ${rec.ID} is not running`);
+    await this.engine.call('exec_resize', { id: rec.ID, height, width });
+  }
+
+  // ---- remove, rename, prune ----------------------------------------------------------------
+
+  async remove(name: string, force: boolean, link: boolean): Promise<void> {
+    if (link) throw new NotImplementedError('berth does not implement links yet (planned: #5)');
+    const rec = this.store.get(name);
+    const l = this.rt(rec.ID);
+    if (l.removing) throw new ConflictError(`removal of container ${name} is already in progress`);
+    if (rec.State.Running && !force) {
+      if (rec.State.Restarting) throw new ConflictError(`You cannot remove a restarting container ${rec.ID}. Stop the container before attempting removal or force remove`);
+      throw new ConflictError(`You cannot remove a running container ${rec.ID}. Stop the container before attempting removal or force remove`);
+    }
+    await this.locked(rec, () => this.removeLocked(rec, force));
+  }
+
+  private async removeLocked(rec: ContainerRecord, force: boolean): Promise<void> {
+    const l = this.rt(rec.ID);
+    if (!this.store.has(rec.ID) || l.removing) return;
+    if (rec.State.Running && !force) throw new ConflictError(`You cannot remove a running container ${rec.ID}. Stop the container before attempting removal or force remove`);
+    l.removing = true;
+    try {
+      if (l.restartTimer) {
+        clearTimeout(l.restartTimer);
+        l.restartTimer = null;
+      }
+      if (rec.State.Running && !rec.State.Restarting) {
+        await this.signal(rec, 9).catch(() => {});
+        if (!(await this.untilExit(rec, 30_000))) throw new SystemError(`Could not kill running container ${rec.ID}, cannot remove - container did not exit`);
+      }
+      rec.State = { ...rec.State, Running: false, Restarting: false };
+      await l.cleanup;
+      await this.engine.call('exec_delete', { id: rec.ID }).catch(() => {});
+      await this.engine.call('rootfs_remove', { id: rec.ID });
+      await this.store.remove(rec);
+    } catch (err) {
+      l.removing = false;
+      throw new SystemError(`unable to remove container ${rec.ID}: ${toWire(err).message}`);
+    }
+    this.publish(rec, 'destroy');
+    for (const w of l.removeWaiters.splice(0)) w();
+    for (const w of l.exitWaiters.splice(0)) w();
+    this.live.delete(rec.ID);
+  }
+
+  async rename(oldName: string, newName: string): Promise<void> {
+    if (!oldName || !newName) throw new InvalidParameterError('Neither old nor new names may be empty');
+    const rec = this.store.get(oldName);
+    let name: string;
+    try {
+      name = validName(newName);
+    } catch (err) {
+      throw withContext(err, 'Error when allocating new name: ');
+    }
+    if (name === rec.Name) throw new InvalidParameterError('Renaming a container with the same name as its current name');
+    try {
+      this.store.reserve(name, rec.ID);
+    } catch (err) {
+      throw withContext(err, 'Error when allocating new name: ');
+    }
+    const old = rec.Name;
+    rec.Name = name;
+    try {
+      await this.save(rec);
+    } catch (err) {
+      rec.Name = old;
+      this.store.release(name);
+      throw err;
+    }
+    this.store.release(old);
+    this.publish(rec, 'rename', { oldName: old });
+  }
+
+  async prune(filters: string | undefined): Promise<ContainersPruneReport> {
+    const f = Filters.parse(filters);
+    for (const k of f.keys()) if (k !== 'label' && k !== 'label!' && k !== 'until') throw new InvalidParameterError(`Invalid filter '${k}'`);
+    let until: bigint | null = null;
+    const u = f.get('until')[0];
+    if (u !== undefined) {
+      until = parseTimestamp(u, Date.now());
+      if (until === null) throw new SystemError(`failed to parse value as time or duration: ${JSON.stringify(u)}`);
+    }
+    const deleted: string[] = [];
+    let reclaimed = 0;
+    for (const rec of this.store.list()) {
+      if (rec.State.Running || this.rt(rec.ID).removing) continue;
+      if (until !== null && BigInt(Date.parse(rec.Created)) * 1_000_000n >= until) continue;
+      if (!f.matchKVList('label', rec.Config.Labels ?? {})) continue;
+      if (f.has('label!') && f.get('label!').some((v) => labelMatches(v, rec.Config.Labels ?? {}))) continue;
+      const size = await this.engine.call('rootfs_usage', { id: rec.ID }).catch(() => 0);
+      try {
+        await this.locked(rec, () => this.removeLocked(rec, false));
+      } catch (err) {
+        logger.warn(`prune: cannot remove container ${rec.ID}: ${toWire(err).message}`);
+        continue;
+      }
+      deleted.push(rec.ID);
+      reclaimed += size;
+    }
+    this.d.events.publish({ Type: 'container', Action: 'prune', Actor: { ID: '', Attributes: { reclaimed: String(reclaimed) } } });
+    return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
+  }
+
+  // ---- views --------------------------------------------------------------------------------
+
+  async inspect(name: string, size: boolean): Promise<Record<string, unknown>> {
+    const rec = this.store.get(name);
+    const l = this.live.get(rec.ID);
+    let sizes: { sizeRw?: number; sizeRootFs?: number } = {};
+    if (size) {
+      const rw = await this.engine.call('rootfs_usage', { id: rec.ID }).catch(() => 0);
+      const image = await this.engine.call('image_inspect', { name: rec.Image }).catch(() => ({ Size: 0 }));
+      sizes = { sizeRw: rw, sizeRootFs: rw + Number((image as { Size?: number }).Size ?? 0) };
+    }
+    const sandboxKey = rec.State.Running && rec.HostConfig.NetworkMode !== 'host' ? join(this.d.config().execRoot, 'netns', rec.ID) : '';
+    return inspectDoc(rec, { removing: Boolean(l?.removing), sandboxKey, ...sizes });
+  }
+
+  async list(a: ListArgs): Promise<Record<string, unknown>[]> {
+    const picked = await select(this.store.list(), { all: a.all, limit: a.limit, filters: a.filters }, {
+      removing: (rec) => Boolean(this.live.get(rec.ID)?.removing),
+      get: (ref) => this.store.get(ref),
+      ancestors: async (ref) => {
+        try {
+          return [(await this.engine.call('image_resolve', { name: ref })).id];
+        } catch {
+          return [];
+        }
+      },
+    });
+    const out: Record<string, unknown>[] = [];
+    for (const rec of picked) {
+      let sizes: { rw: number; rootFs: number } | undefined;
+      if (a.size) {
+        const rw = await this.engine.call('rootfs_usage', { id: rec.ID }).catch(() => 0);
+        const image = await this.engine.call('image_inspect', { name: rec.Image }).catch(() => ({ Size: 0 }));
+        sizes = { rw, rootFs: rw + Number((image as { Size?: number }).Size ?? 0) };
+      }
+      out.push(summary(rec, Boolean(this.live.get(rec.ID)?.removing), sizes));
+    }
+    return out;
+  }
+
+  /** Which containers use these images (the graph asks before deleting one). */
+  imageUsers(ids: string[]): Record<string, { running: string[]; stopped: string[] }> {
+    const out: Record<string, { running: string[]; stopped: string[] }> = Object.fromEntries(ids.map((id) => [id, { running: [], stopped: [] }]));
+    for (const rec of this.store.list()) {
+      const u = out[rec.Image];
+      if (u) (rec.State.Running ? u.running : u.stopped).push(rec.ID);
+    }
+    return out;
+  }
+
+  counts(): { total: number; running: number; paused: number; stopped: number } {
+    let running = 0;
+    let paused = 0;
+    const all = this.store.list();
+    for (const r of all) {
+      if (r.State.Paused) paused++;
+      else if (r.State.Running) running++;
+    }
+    return { total: all.length, running, paused, stopped: all.length - running - paused };
+  }
+}
+
+function labelMatches(v: string, labels: Record<string, string>): boolean {
+  const i = v.indexOf('=');
+  return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
+}
+
+/** unixNanos reads dockerd's "seconds[.nanoseconds]" (the CLI converts --since/--until to it). */
+function unixNanos(v: string): string {
+  const [s, n] = v.split(/\.(.*)/s, 2) as [string, string | undefined];
+  for (const part of n === undefined ? [s] : [s, n]) {
+    if (!/^[+-]?\d+$/.test(part)) throw new SystemError(`strconv.ParseInt: parsing ${JSON.stringify(part)}: invalid syntax`);
+  }
+  return (BigInt(s) * 1_000_000_000n + BigInt((n ?? '').padEnd(9, '0').slice(0, 9) || '0')).toString();
+}
+
+/** The exit code dockerd records for a start that failed (see translateStartError). */
+function startExitCode(rec: ContainerRecord, msg: string): number {
+  const lower = msg.toLowerCase();
+  if (lower.includes(rec.Path.toLowerCase()) && (lower.includes('executable file not found') || lower.includes('no such file or directory'))) return 127;
+  if (lower.includes('permission denied')) return 126;
+  if (lower.includes('not a directory')) return 127;
+  return 128;
+}
+
+/** The environment dockerd gives every container: PATH if the image has none, HOSTNAME, TERM for a tty. */
+function withDefaults(env: string[], hostname: string, tty: boolean): string[] {
+  const keys = new Set(env.map((e) => e.split('=')[0]));
+  const out = [...env];
+  if (!keys.has('PATH')) out.push('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  if (!keys.has('HOSTNAME')) out.unshift(`HOSTNAME=${hostname}`);
+  if (tty && !keys.has('TERM')) out.push('TERM=xterm');
+  // An entry without "=" (`-e NAME` with NAME unset in the client) is not passed on.
+  return out.filter((e) => e.includes('='));
+}
+
+/** parseDetachKeys reads dockerd's detach-keys ("ctrl-p,ctrl-q", "a", "ctrl-@") into bytes. */
+export function parseDetachKeys(spec: string): number[] {
+  if (!spec) return [16, 17];
+  const out: number[] = [];
+  for (const key of spec.split(',')) {
+    const k = key.trim();
+    if (k.length === 1) {
+      out.push(k.charCodeAt(0));
+      continue;
+    }
+    const m = /^ctrl-(.)$/.exec(k);
+    if (!m) throw new InvalidParameterError(`Invalid detach keys (${spec}) provided`);
+    const c = m[1]!;
+    if (c >= 'a' && c <= 'z') out.push(c.charCodeAt(0) - 96);
+    else if (c === '@') out.push(0);
+    else if (c === '[') out.push(27);
+    else if (c === '\\') out.push(28);
+    else if (c === ']') out.push(29);
+    else if (c === '^') out.push(30);
+    else if (c === '_') out.push(31);
+    else throw new InvalidParameterError(`Invalid detach keys (${spec}) provided`);
+  }
+  return out;
+}

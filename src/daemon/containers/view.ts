@@ -1,0 +1,235 @@
+/**
+ * What the API shows of a container: the inspect document (GET /containers/{id}/json) and the
+ * list entry (GET /containers/json) with its filters, as dockerd 20.10 writes them — field
+ * order, types, the "Up 5 seconds" status text and the Command quoting included.
+ */
+import { InvalidParameterError, SystemError } from '../../errdefs/errors.js';
+import { Filters } from '../../protocol/filters.js';
+import { ZERO_TIME } from '../../protocol/time.js';
+import type { ContainerRecord } from './store.js';
+
+/** dockerd's units.HumanDuration. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.floor(ms / 3_600_000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
+}
+
+const since = (t: string) => Date.now() - Date.parse(t);
+
+/** The State.Status word (dockerd's StateString). */
+export function stateString(rec: ContainerRecord, removing: boolean): string {
+  const s = rec.State;
+  if (s.Running) return s.Paused ? 'paused' : s.Restarting ? 'restarting' : 'running';
+  if (removing) return 'removing';
+  if (s.Dead) return 'dead';
+  if (s.StartedAt === ZERO_TIME) return 'created';
+  return 'exited';
+}
+
+/** The list's Status text (dockerd's State.String). */
+export function statusText(rec: ContainerRecord, removing: boolean): string {
+  const s = rec.State;
+  if (s.Running) {
+    if (s.Paused) return `Up ${humanDuration(since(s.StartedAt))} (Paused)`;
+    if (s.Restarting) return `Restarting (${s.ExitCode}) ${humanDuration(since(s.FinishedAt))} ago`;
+    return `Up ${humanDuration(since(s.StartedAt))}`;
+  }
+  if (removing) return 'Removal In Progress';
+  if (s.Dead) return 'Dead';
+  if (s.StartedAt === ZERO_TIME) return 'Created';
+  if (s.FinishedAt === ZERO_TIME) return '';
+  return `Exited (${s.ExitCode}) ${humanDuration(since(s.FinishedAt))} ago`;
+}
+
+/** The network a container is on, for NetworkSettings (until #5: none or host). */
+export function networkName(rec: ContainerRecord): string {
+  return rec.HostConfig.NetworkMode === 'host' ? 'host' : 'none';
+}
+
+function endpoint(): Record<string, unknown> {
+  return {
+    IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
+    IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+  };
+}
+
+export interface InspectExtras {
+  removing: boolean;
+  sandboxKey: string;
+  sizeRw?: number;
+  sizeRootFs?: number;
+}
+
+export function inspectDoc(rec: ContainerRecord, x: InspectExtras): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
+    Id: rec.ID,
+    Created: rec.Created,
+    Path: rec.Path,
+    Args: rec.Args,
+    State: { ...rec.State, Status: stateString(rec, x.removing) },
+    Image: rec.Image,
+    ResolvConfPath: rec.ResolvConfPath,
+    HostnamePath: rec.HostnamePath,
+    HostsPath: rec.HostsPath,
+    LogPath: rec.LogPath,
+    Name: rec.Name,
+    RestartCount: rec.RestartCount,
+    Driver: rec.Driver,
+    Platform: rec.Platform,
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: rec.HostConfig,
+    GraphDriver: rec.GraphDriver,
+  };
+  if (x.sizeRw !== undefined) doc.SizeRw = x.sizeRw;
+  if (x.sizeRootFs !== undefined) doc.SizeRootFs = x.sizeRootFs;
+  doc.Mounts = [];
+  doc.Config = rec.Config;
+  doc.NetworkSettings = {
+    Bridge: '',
+    SandboxID: '',
+    HairpinMode: false,
+    LinkLocalIPv6Address: '',
+    LinkLocalIPv6PrefixLen: 0,
+    Ports: {},
+    SandboxKey: x.sandboxKey,
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: '',
+    Gateway: '',
+    GlobalIPv6Address: '',
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: '',
+    IPPrefixLen: 0,
+    IPv6Gateway: '',
+    MacAddress: '',
+    Networks: { [networkName(rec)]: endpoint() },
+  };
+  return doc;
+}
+
+/** The list's Command: the path and its arguments, those with a space in single quotes. */
+export function commandText(rec: ContainerRecord): string {
+  if (rec.Args.length === 0) return rec.Path;
+  return `${rec.Path} ${rec.Args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
+}
+
+export function summary(rec: ContainerRecord, removing: boolean, sizes?: { rw: number; rootFs: number }): Record<string, unknown> {
+  const doc: Record<string, unknown> = {
+    Id: rec.ID,
+    Names: [rec.Name],
+    Image: rec.Config.Image,
+    ImageID: rec.Image,
+    Command: commandText(rec),
+    Created: Math.floor(Date.parse(rec.Created) / 1000),
+    Ports: [],
+  };
+  if (sizes) {
+    if (sizes.rw) doc.SizeRw = sizes.rw;
+    if (sizes.rootFs) doc.SizeRootFs = sizes.rootFs;
+  }
+  doc.Labels = rec.Config.Labels ?? {};
+  doc.State = stateString(rec, removing);
+  doc.Status = statusText(rec, removing);
+  doc.HostConfig = { NetworkMode: rec.HostConfig.NetworkMode };
+  doc.NetworkSettings = { Networks: { [networkName(rec)]: endpoint() } };
+  doc.Mounts = [];
+  return doc;
+}
+
+const LIST_FILTERS = ['ancestor', 'before', 'expose', 'exited', 'health', 'id', 'isolation', 'is-task', 'label', 'name', 'network', 'publish', 'since', 'status', 'volume'];
+const STATUSES = ['created', 'running', 'paused', 'restarting', 'removing', 'exited', 'dead'];
+
+export interface ListQuery {
+  all: boolean;
+  limit: number;
+  filters?: string;
+}
+
+export interface ListEnv {
+  removing: (rec: ContainerRecord) => boolean;
+  /** The IDs of the images a reference names (and their children), for `ancestor`. */
+  ancestors: (ref: string) => Promise<string[]>;
+  get: (ref: string) => ContainerRecord;
+}
+
+/**
+ * select applies the list's rules: newest first; `all` or a status filter to see stopped
+ * ones; before/since by creation order; limit (`-n`, `--latest`) implies all.
+ */
+export async function select(records: ContainerRecord[], q: ListQuery, env: ListEnv): Promise<ContainerRecord[]> {
+  let f: Filters;
+  try {
+    f = Filters.parse(q.filters);
+  } catch (err) {
+    throw new SystemError((err as Error).message.replace(/^invalid filters: /, ''));
+  }
+  for (const key of f.keys()) if (!LIST_FILTERS.includes(key)) throw new InvalidParameterError(`Invalid filter '${key}'`);
+  for (const s of f.get('status')) if (!STATUSES.includes(s)) throw new InvalidParameterError(`Invalid filter 'status=${s}'`);
+  for (const h of f.get('health')) if (!['starting', 'healthy', 'unhealthy', 'none'].includes(h)) throw new InvalidParameterError(`Unrecognised filter value for health: ${h}`);
+  for (const i of f.get('isolation')) if (!['default', 'process', 'hyperv', ''].includes(i)) throw new InvalidParameterError(`Invalid isolation: "${i}" - linux only supports 'default'`);
+  const exited = f.get('exited').map((e) => {
+    if (!/^-?\d+$/.test(e)) throw new SystemError(`strconv.Atoi: parsing ${JSON.stringify(e)}: invalid syntax`);
+    return Number(e);
+  });
+  const bound = (key: string) => {
+    const v = f.get(key)[0];
+    if (v === undefined) return null;
+    try {
+      return env.get(v);
+    } catch {
+      throw new SystemError(`no such container ${v}`);
+    }
+  };
+  const before = bound('before');
+  const sinceRec = bound('since');
+  let ancestorIds: Set<string> | null = null;
+  if (f.has('ancestor')) {
+    ancestorIds = new Set();
+    for (const a of f.get('ancestor')) for (const id of await env.ancestors(a)) ancestorIds.add(id);
+  }
+  const names = f.get('name').map((n) => {
+    try {
+      return new RegExp(n);
+    } catch {
+      return null;
+    }
+  });
+
+  const sorted = [...records].sort((a, b) => (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0));
+  const all = q.all || q.limit > 0 || f.has('status') || f.has('exited');
+  const out: ContainerRecord[] = [];
+  for (const rec of sorted) {
+    const state = stateString(rec, env.removing(rec));
+    if (!all && !rec.State.Running) continue;
+    if (before && rec.Created >= before.Created) continue;
+    if (sinceRec && rec.Created <= sinceRec.Created) continue;
+    if (!f.fuzzyMatch('id', rec.ID)) continue;
+    if (names.length && !names.some((re) => re !== null && re.test(rec.Name))) continue;
+    if (!f.matchKVList('label', rec.Config.Labels ?? {})) continue;
+    if (f.has('status') && !f.get('status').includes(state)) continue;
+    if (exited.length && (state !== 'exited' || !exited.includes(rec.State.ExitCode))) continue;
+    if (ancestorIds && !ancestorIds.has(rec.Image)) continue;
+    if (f.has('health') && !f.get('health').includes('none')) continue;
+    if (f.has('network') && !f.get('network').includes(networkName(rec))) continue;
+    if (f.has('publish') || f.has('expose') || f.has('volume')) continue; // no ports or volumes yet
+    if (f.has('is-task') && f.get('is-task').includes('true')) continue;
+    out.push(rec);
+    if (q.limit > 0 && out.length >= q.limit) break;
+  }
+  return out;
+}

@@ -1,0 +1,164 @@
+/**
+ * The container area: the records the daemon keeps (dockerd's config.v2.json, trimmed to what
+ * berth uses), the API documents, and the args of the container jobs between the daemon and
+ * the graph, network and exec actors.
+ */
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerState {
+  Status: ContainerStatus;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+/** What the exec actor needs to run a container (the OCI spec is made from it there). */
+export interface RunSpec {
+  id: string;
+  /** The mounted root filesystem. */
+  rootfs: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  /** "name", "uid", "uid:gid", "name:group": resolved in the container's /etc/passwd. */
+  user: string;
+  hostname: string;
+  domainname: string;
+  tty: boolean;
+  openStdin: boolean;
+  stdinOnce: boolean;
+  readonlyRootfs: boolean;
+  /** Files the daemon wrote for the container (bind-mounted over /etc/...). */
+  hostsPath: string;
+  hostnamePath: string;
+  resolvConfPath: string;
+  /** The network namespace to join (null: the host's). */
+  netns: string | null;
+  memory: number;
+  memorySwap: number;
+  cpuShares: number;
+  nanoCpus: number;
+  cpuQuota: number;
+  cpuPeriod: number;
+  pidsLimit: number;
+  /** Bytes of /dev/shm. */
+  shmSize: number;
+  oomScoreAdj: number;
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  /** Where the json-file log lives (data root). */
+  logPath: string;
+  labels: Record<string, string>;
+  consoleSize: [number, number] | null;
+}
+
+/** What the exec actor knows of a container it runs (or ran). */
+export interface RuntimeState {
+  id: string;
+  status: 'created' | 'running' | 'stopped' | 'unknown';
+  pid: number;
+  /** Set once the container has exited. */
+  exitCode: number | null;
+  oomKilled: boolean;
+  /** RFC 3339, when known. */
+  finishedAt: string | null;
+}
+
+/** An exit, reported by the exec actor to the daemon. */
+export interface ExitReport {
+  id: string;
+  exitCode: number;
+  oomKilled: boolean;
+  finishedAt: string;
+}
+
+export interface AttachArgs {
+  id: string;
+  /** Replay the container's log first (attach?logs=1), from logPath. */
+  logs: boolean;
+  logPath: string;
+  /** Relay the live streams (attach?stream=1). */
+  stream: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+  /** Detach key sequence as bytes ([] = none). */
+  detachKeys: number[];
+}
+
+export interface LogsArgs {
+  id: string;
+  logPath: string;
+  follow: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  /** Unix nanoseconds; 0 = unbounded. */
+  since: string;
+  until: string;
+  timestamps: boolean;
+  /** -1 = all. */
+  tail: number;
+  tty: boolean;
+}
+
+/** POST /containers/create: the body (Config with HostConfig and NetworkingConfig inside). */
+export interface CreateArgs {
+  name: string;
+  /** null: no body at all. */
+  body: Record<string, unknown> | null;
+  platform: string;
+}
+
+export interface StopArgs {
+  name: string;
+  /** A signal name or number ('' = the container's StopSignal). */
+  signal: string;
+  /** Seconds to wait before SIGKILL (null = the container's StopTimeout, or 10). */
+  timeout: number | null;
+}
+
+export type WaitCondition = 'not-running' | 'next-exit' | 'removed';
+
+export interface ContainerAttachArgs {
+  name: string;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  /** Replay the log first. */
+  logs: boolean;
+  /** Stay attached to the live streams. */
+  stream: boolean;
+  detachKeys: string;
+}
+
+export interface ContainerLogsArgs {
+  name: string;
+  follow: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  since: string;
+  until: string;
+  timestamps: boolean;
+  tail: string;
+}
+
+export interface ListArgs {
+  all: boolean;
+  limit: number;
+  size: boolean;
+  filters?: string;
+}
+
+export interface ContainersPruneReport {
+  ContainersDeleted: string[] | null;
+  SpaceReclaimed: number;
+}

@@ -1,0 +1,39 @@
+/** Routes of the container area (moby's router/container). */
+import type { Router } from '../../router.js';
+import {
+  deleteContainers,
+  getContainersByName,
+  getContainersJSON,
+  getContainersLogs,
+  postContainersAttach,
+  postContainersCreate,
+  postContainersKill,
+  postContainersPrune,
+  postContainersRename,
+  postContainersResize,
+  postContainersRestart,
+  postContainersStart,
+  postContainersStop,
+  postContainersWait,
+  type ContainerRouteDeps,
+} from './containerRoutes.js';
+
+export function containerRoutes(r: Router, deps: ContainerRouteDeps): void {
+  // GET
+  r.get('/containers/json', getContainersJSON);
+  r.get('/containers/{name}/json', getContainersByName);
+  r.get('/containers/{name}/logs', getContainersLogs);
+  // POST
+  r.post('/containers/create', postContainersCreate(deps));
+  r.post('/containers/prune', postContainersPrune);
+  r.post('/containers/{name}/start', postContainersStart);
+  r.post('/containers/{name}/stop', postContainersStop);
+  r.post('/containers/{name}/restart', postContainersRestart);
+  r.post('/containers/{name}/kill', postContainersKill);
+  r.post('/containers/{name}/wait', postContainersWait);
+  r.post('/containers/{name}/attach', postContainersAttach);
+  r.post('/containers/{name}/resize', postContainersResize);
+  r.post('/containers/{name}/rename', postContainersRename);
+  // DELETE
+  r.delete('/containers/{name}', deleteContainers);
+}

@@ -1,0 +1,94 @@
+/**
+ * The OCI runtime spec of a container, as dockerd 20.10 makes it for a plain `docker run`:
+ * its default capabilities, masked and read-only paths, mounts and namespaces, cgroup
+ * resources (v1 here: cgroupfs under /berth/<id>), and the hostname, hosts and resolv.conf
+ * files bind-mounted from the container's own directory. What berth does not implement is
+ * refused before this point (the daemon's create), never silently dropped.
+ */
+import type { RunSpec } from '../../src/protocol/types/containers.js';
+import type { ResolvedUser } from './user.js';
+
+export const DEFAULT_CAPS = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+
+export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown> {
+  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }];
+  if (s.netns) namespaces.push({ type: 'network', path: s.netns });
+  const bind = (destination: string, source: string) => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
+  const mounts = [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${s.shmSize}`] },
+    bind('/etc/resolv.conf', s.resolvConfPath),
+    bind('/etc/hostname', s.hostnamePath),
+    bind('/etc/hosts', s.hostsPath),
+  ];
+  const resources: Record<string, unknown> = {
+    devices: [{ allow: false, access: 'rwm' }, ...defaultDeviceRules()],
+  };
+  if (s.memory > 0) resources.memory = { limit: s.memory, ...(s.memorySwap !== 0 ? { swap: s.memorySwap > 0 ? s.memorySwap : -1 } : {}) };
+  const cpu: Record<string, number> = {};
+  if (s.cpuShares > 0) cpu.shares = s.cpuShares;
+  if (s.nanoCpus > 0) {
+    cpu.period = 100_000;
+    cpu.quota = Math.round((s.nanoCpus * 100_000) / 1e9);
+  } else {
+    if (s.cpuPeriod > 0) cpu.period = s.cpuPeriod;
+    if (s.cpuQuota > 0) cpu.quota = s.cpuQuota;
+  }
+  if (Object.keys(cpu).length) resources.cpu = cpu;
+  if (s.pidsLimit > 0) resources.pids = { limit: s.pidsLimit };
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: s.tty,
+      ...(s.tty && s.consoleSize ? { consoleSize: { height: s.consoleSize[0], width: s.consoleSize[1] } } : {}),
+      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+      args: s.args,
+      env: s.env,
+      cwd: s.cwd || '/',
+      capabilities: { bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, inheritable: DEFAULT_CAPS, permitted: DEFAULT_CAPS },
+      oomScoreAdj: s.oomScoreAdj,
+    },
+    root: { path: s.rootfs, readonly: s.readonlyRootfs },
+    hostname: s.hostname,
+    mounts,
+    linux: {
+      resources,
+      cgroupsPath: `/berth/${s.id}`,
+      namespaces,
+      maskedPaths: s.maskedPaths,
+      readonlyPaths: s.readonlyPaths,
+    },
+  };
+}
+
+/** The devices a container may use (dockerd's default allow list). */
+function defaultDeviceRules() {
+  const rule = (type: string, major: number | undefined, minor: number | undefined, access: string) => ({
+    allow: true,
+    type,
+    ...(major !== undefined ? { major } : {}),
+    ...(minor !== undefined ? { minor } : {}),
+    access,
+  });
+  return [
+    rule('c', 1, 5, 'rwm'), // /dev/zero
+    rule('c', 1, 3, 'rwm'), // /dev/null
+    rule('c', 1, 9, 'rwm'), // /dev/urandom
+    rule('c', 1, 8, 'rwm'), // /dev/random
+    rule('c', 5, 0, 'rwm'), // /dev/tty
+    rule('c', 5, 1, 'rwm'), // /dev/console
+    rule('c', 1, 7, 'rwm'), // /dev/full
+    rule('c', 136, undefined, 'rwm'), // /dev/pts/*
+    rule('c', 5, 2, 'rwm'), // /dev/ptmx
+    rule('c', 10, 200, 'rwm'), // /dev/net/tun
+  ];
+}

@@ -1,0 +1,421 @@
+/**
+ * The runc driver's container runtime: OCI bundles under <exec-root>/containers/<id>, each
+ * container created and watched by its own conmon (one per container, double-forked, so it
+ * outlives berthd), started and signalled with runc (its state under <exec-root>/runc, apart
+ * from any other runc user), its exit code read from conmon's exit file, its output relayed
+ * from conmon's attach socket and converted from conmon's log into dockerd's json-file.
+ *
+ * After a berthd restart, init() adopts what is there: conmons still running keep their
+ * containers; containers that ended meanwhile are reported with their real exit codes.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { watch, type FSWatcher } from 'node:fs';
+import { access, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { ActorLogger, EngineClient, JobContext } from '../../src/actor/runtime.js';
+import { ConflictError, InvalidParameterError, NotFoundError, SystemError } from '../../src/errdefs/errors.js';
+import { mkdirs } from '../../src/fs/mkdirs.js';
+import { resolveInRootSync } from '../../src/fs/rootpath.js';
+import { native, type SeqpacketHandle } from '../../src/native/native.js';
+import type { AttachArgs, ExitReport, RunSpec, RuntimeState } from '../../src/protocol/types/containers.js';
+import { rfc3339NanoFromNs } from '../../src/protocol/time.js';
+import { LogConverter, readLogs } from './logs.js';
+import { ociSpec } from './oci.js';
+import { resolveUser } from './user.js';
+
+const run = promisify(execFile);
+
+interface Live {
+  id: string;
+  dir: string;
+  pid: number;
+  tty: boolean;
+  logs: LogConverter;
+  exited: ExitReport | null;
+  /** Attaches waiting for conmon (docker run attaches before it starts). */
+  waiters: Array<() => void>;
+  exitWaiters: Array<() => void>;
+}
+
+export class ContainerRuntime {
+  private readonly live = new Map<string, Live>();
+  private exitWatcher: FSWatcher | null = null;
+  private readonly pendingAttach = new Map<string, Array<() => void>>();
+
+  constructor(
+    private readonly execRoot: string,
+    private readonly runtimePath: string,
+    private readonly conmonPath: string,
+    private readonly engine: EngineClient,
+    private readonly log: ActorLogger,
+  ) {}
+
+  private get containers() {
+    return join(this.execRoot, 'containers');
+  }
+  private get exits() {
+    return join(this.execRoot, 'exits');
+  }
+  private get runcRoot() {
+    return join(this.execRoot, 'runc');
+  }
+  private get sockets() {
+    return join(this.execRoot, 's');
+  }
+
+  private dir(id: string) {
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new InvalidParameterError(`invalid container id ${id}`);
+    return join(this.containers, id);
+  }
+
+  private runc(args: string[]) {
+    return run(this.runtimePath, [`--root=${this.runcRoot}`, ...args], { timeout: 30_000 });
+  }
+
+  /** init prepares the directories, watches exits, and adopts the containers already there. */
+  async init(): Promise<void> {
+    for (const d of [this.containers, this.exits, this.runcRoot, this.sockets]) await mkdirs(d, 0o711);
+    this.exitWatcher = watch(this.exits, (_ev, file) => {
+      if (file && /^[0-9a-f]{64}$/.test(file)) void this.onExitFile(file);
+    });
+    for (const id of await readdir(this.containers)) {
+      if (!/^[0-9a-f]{64}$/.test(id)) continue;
+      await this.adopt(id).catch((err) => this.log.warn(`cannot adopt container ${id}: ${(err as Error).message}`));
+    }
+    // conmon can die without writing its exit file (kill -9): check the survivors now and then.
+    setInterval(() => void this.reapLost(), 2_000).unref();
+  }
+
+  private async adopt(id: string): Promise<void> {
+    const dir = this.dir(id);
+    const meta = JSON.parse(await readFile(join(dir, 'berth.json'), 'utf8')) as { logPath: string; tty: boolean };
+    const live = this.track(id, dir, meta.logPath, meta.tty);
+    live.pid = Number((await readFile(join(dir, 'pidfile'), 'utf8').catch(() => '0')).trim()) || 0;
+    live.logs.follow();
+    const exit = await this.readExit(id);
+    if (exit) await this.finish(live, exit);
+  }
+
+  private track(id: string, dir: string, logPath: string, tty: boolean): Live {
+    const live: Live = {
+      id,
+      dir,
+      pid: 0,
+      tty,
+      logs: new LogConverter(join(dir, 'ctr.log'), logPath, join(dir, 'ctr.log.offset')),
+      exited: null,
+      waiters: [],
+      exitWaiters: [],
+    };
+    this.live.set(id, live);
+    return live;
+  }
+
+  private async readExit(id: string): Promise<ExitReport | null> {
+    const file = join(this.exits, id);
+    const text = await readFile(file, 'utf8').catch(() => null);
+    if (text === null || text.trim() === '') return null;
+    const st = await stat(file);
+    const oom = await access(join(this.dir(id), 'persist', 'oom')).then(() => true, () => false);
+    return { id, exitCode: Number(text.trim()), oomKilled: oom, finishedAt: rfc3339NanoFromNs(BigInt(Math.round(st.mtimeMs * 1e6))) };
+  }
+
+  private async onExitFile(id: string): Promise<void> {
+    const live = this.live.get(id);
+    if (!live || live.exited) return;
+    // conmon may create the file before writing the code: read until it is there.
+    for (let i = 0; i < 50; i++) {
+      const exit = await this.readExit(id);
+      if (exit) return this.finish(live, exit);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private async finish(live: Live, exit: ExitReport): Promise<void> {
+    if (live.exited) return;
+    live.exited = exit;
+    await live.logs.stop();
+    for (const w of live.exitWaiters.splice(0)) w();
+    // Before the daemon has its handlers (an adoption at start-up) the report fails: the daemon
+    // reconciles from exec_containers instead, so this is no loss.
+    await this.engine.job('container_exited', exit).catch((err) => this.log.debug(`exit of ${live.id} not reported: ${(err as Error).message}`));
+  }
+
+  /** reapLost reports containers whose conmon vanished without an exit file. */
+  private async reapLost(): Promise<void> {
+    for (const live of this.live.values()) {
+      if (live.exited || !live.pid) continue;
+      const conmon = Number((await readFile(join(live.dir, 'conmon.pid'), 'utf8').catch(() => '0')).trim());
+      if (conmon && (await alive(conmon))) continue;
+      if (await this.readExit(live.id)) continue; // the watcher will see it
+      await this.finish(live, { id: live.id, exitCode: 255, oomKilled: false, finishedAt: new Date().toISOString() });
+    }
+  }
+
+  list(): RuntimeState[] {
+    return [...this.live.values()].map((l) => ({
+      id: l.id,
+      status: l.exited ? 'stopped' : l.pid ? 'running' : 'created',
+      pid: l.pid,
+      exitCode: l.exited?.exitCode ?? null,
+      oomKilled: l.exited?.oomKilled ?? false,
+      finishedAt: l.exited?.finishedAt ?? null,
+    }));
+  }
+
+  /** create writes the bundle and has conmon create the container (runc create); not started. */
+  async create(s: RunSpec): Promise<{ pid: number }> {
+    const dir = this.dir(s.id);
+    if (this.live.has(s.id) && !this.live.get(s.id)!.exited) throw new ConflictError(`container ${s.id} is already running`);
+    await this.cleanup(s.id);
+    await mkdirs(join(dir, 'persist'), 0o700);
+    const user = resolveUser(s.rootfs, s.user);
+    if (s.cwd && s.cwd !== '/') {
+      // dockerd creates the working directory when the image does not have it.
+      const host = resolveInRootSync(s.rootfs, s.cwd, { createParents: true, followFinal: true });
+      await mkdirs(host, 0o755).catch(() => {});
+    }
+    await writeFile(join(dir, 'config.json'), JSON.stringify(ociSpec(s, user)));
+    await writeFile(join(dir, 'berth.json'), JSON.stringify({ logPath: s.logPath, tty: s.tty }));
+    const live = this.track(s.id, dir, s.logPath, s.tty);
+    const short = s.id.slice(0, 12);
+    const args = [
+      '--api-version', '1', '-c', s.id, '-u', short, '-r', this.runtimePath, '-b', dir, '-p', join(dir, 'pidfile'), '-n', s.id,
+      '--exit-dir', this.exits, '--persist-dir', join(dir, 'persist'), '--socket-dir-path', this.sockets,
+      '-l', `k8s-file:${join(dir, 'ctr.log')}`, '--log-level', 'warning', '--conmon-pidfile', join(dir, 'conmon.pid'),
+      '--runtime-arg', `--root=${this.runcRoot}`, '--runtime-arg', '--log-format=json', '--runtime-arg', `--log=${join(dir, 'runc.log')}`,
+    ];
+    if (s.tty) args.push('-t');
+    if (s.openStdin) {
+      args.push('-i');
+      // stdinOnce (docker run -i): the container's stdin ends when its attached client's does.
+      if (!s.stdinOnce) args.push('--leave-stdin-open');
+    }
+    const child = spawn(this.conmonPath, args, {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4' },
+      detached: true,
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const sync = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+    const start = child.stdio[4] as NodeJS.WritableStream;
+    start.end('0');
+    let msg = '';
+    try {
+      msg = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        sync.on('data', (d: Buffer) => {
+          buf += d.toString();
+          if (buf.includes('\n')) resolve(buf);
+        });
+        sync.on('end', () => resolve(buf));
+        child.on('error', reject);
+      });
+    } finally {
+      sync.destroy();
+      child.unref();
+    }
+    let reply: { data?: number; message?: string } = {};
+    try {
+      reply = JSON.parse(msg.split('\n')[0] || '{}');
+    } catch {
+      // fall through: no pid
+    }
+    if (!reply.data || reply.data < 0) {
+      this.live.delete(s.id);
+      const why = (reply.message || (await runcError(dir)) || stderr || 'conmon did not report a pid').trim();
+      await this.cleanup(s.id);
+      // dockerd's wording (its shim's), which scripts and the docker CLI's exit codes key on.
+      throw new SystemError(`failed to create shim task: OCI runtime create failed: ${why}: unknown`);
+    }
+    live.pid = reply.data;
+    live.logs.follow();
+    // Attaches that arrived before conmon was up connect now, before the process starts.
+    for (const w of this.pendingAttach.get(s.id)?.splice(0) ?? []) w();
+    this.pendingAttach.delete(s.id);
+    return { pid: live.pid };
+  }
+
+  async start(id: string): Promise<{ pid: number }> {
+    const live = this.live.get(id);
+    if (!live) throw new NotFoundError(`container ${id} is not created`);
+    try {
+      await this.runc(['start', id]);
+    } catch (err) {
+      throw new SystemError(`OCI runtime start failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+    }
+    return { pid: live.pid };
+  }
+
+  async kill(id: string, signal: string): Promise<void> {
+    const live = this.live.get(id);
+    if (!live || live.exited) throw new ConflictError(`container ${id} is not running`);
+    try {
+      await this.runc(['kill', id, signal]);
+    } catch (err) {
+      const msg = (err as { stderr?: string }).stderr ?? '';
+      if (/not running|process already finished|container not running/.test(msg)) return;
+      throw new SystemError(`cannot kill container ${id}: ${msg.trim() || (err as Error).message}`);
+    }
+  }
+
+  /** waitExit resolves when the container has exited (at once if it has). */
+  waitExit(id: string): Promise<void> {
+    const live = this.live.get(id);
+    if (!live || live.exited) return Promise.resolve();
+    return new Promise((resolve) => live.exitWaiters.push(resolve));
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.cleanup(id);
+  }
+
+  private async cleanup(id: string): Promise<void> {
+    const live = this.live.get(id);
+    if (live && !live.exited && live.pid) {
+      await this.runc(['kill', id, 'KILL']).catch(() => {});
+      await Promise.race([this.waitExit(id), new Promise((r) => setTimeout(r, 5_000))]);
+    }
+    await live?.logs.stop();
+    await this.runc(['delete', '--force', id]).catch(() => {});
+    this.live.delete(id);
+    await rm(join(this.exits, id), { force: true });
+    await rm(join(this.sockets, id.slice(0, 12)), { force: true, recursive: true });
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+
+  async resize(id: string, height: number, width: number): Promise<void> {
+    const live = this.live.get(id);
+    if (!live || live.exited) throw new ConflictError(`Container ${id} is not running`);
+    // conmon's control FIFO: "1 <height> <width>" resizes the terminal.
+    const fh = await open(join(live.dir, 'ctl'), 'r+');
+    try {
+      await fh.write(`1 ${height} ${width}\n`);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * attach relays the container's stdio to the job's streams: output as multiplexed frames
+   * (raw for a tty), input from the job's stdin; detach keys end it without stopping the
+   * container. It ends when the container exits or the client leaves.
+   */
+  async attach(a: AttachArgs, ctx: JobContext): Promise<void> {
+    // The stream begins at once: `docker run` waits for the 101 before it starts the container.
+    const out = ctx.stdout!;
+    out.begin();
+    if (a.logs) {
+      const logs = { id: a.id, logPath: a.logPath, follow: false, stdout: a.stdout, stderr: a.stderr, since: '', until: '', timestamps: false, tail: -1, tty: a.tty };
+      await readLogs(logs, out, () => true, ctx.signal, this.logState(a.id).pump);
+    }
+    if (!a.stream) return;
+    let live = this.live.get(a.id);
+    if (!live) {
+      // Not created yet (docker run attaches before start): wait for conmon, or the client to leave.
+      const ready = await new Promise<boolean>((resolve) => {
+        const list = this.pendingAttach.get(a.id) ?? [];
+        const go = () => resolve(true);
+        list.push(go);
+        this.pendingAttach.set(a.id, list);
+        ctx.signal.addEventListener('abort', () => {
+          const l = this.pendingAttach.get(a.id);
+          if (l) l.splice(l.indexOf(go) >>> 0, 1);
+          resolve(false);
+        }, { once: true });
+      });
+      if (!ready) return;
+      live = this.live.get(a.id)!;
+    }
+    if (live.exited) return;
+    let ended!: () => void;
+    const done = new Promise<void>((r) => (ended = r));
+    const writes: Promise<void>[] = [];
+    const sock: SeqpacketHandle = native().seqpacketOpen(
+      join(this.sockets, a.id.slice(0, 12), 'attach'),
+      (p) => {
+        if (p === null) return ended();
+        const stream = p[0] === 3 ? 2 : 1;
+        if ((stream === 1 && !a.stdout) || (stream === 2 && !a.stderr)) return;
+        const data = p.subarray(1);
+        if (a.tty) writes.push(out.write(data));
+        else {
+          const head = Buffer.alloc(8);
+          head[0] = stream;
+          head.writeUInt32BE(data.length, 4);
+          writes.push(out.write(Buffer.concat([head, data])));
+        }
+      },
+      () => writable?.(),
+    );
+    let writable: (() => void) | null = null;
+    const send = async (chunk: Buffer) => {
+      let off = 0;
+      while (off < chunk.length) {
+        const n = sock.write(chunk.subarray(off, off + 32768));
+        if (n < 0) await new Promise<void>((r) => (writable = r));
+        else off += n;
+      }
+    };
+    let detached = false;
+    const input = a.stdin ? ctx.stdin : null;
+    const pumping = (async () => {
+      if (!input) return;
+      const keys = a.detachKeys;
+      let matched = 0;
+      for await (const raw of input) {
+        let chunk = Buffer.from(raw);
+        if (keys.length) {
+          for (let i = 0; i < chunk.length; i++) {
+            matched = chunk[i] === keys[matched] ? matched + 1 : chunk[i] === keys[0] ? 1 : 0;
+            if (matched === keys.length) {
+              detached = true;
+              chunk = chunk.subarray(0, Math.max(0, i + 1 - keys.length));
+              break;
+            }
+          }
+        }
+        if (chunk.length) await send(chunk);
+        if (detached) return ended();
+      }
+      sock.shutdown(); // the client's stdin ended: so does the container's (stdinOnce)
+    })().catch(() => {});
+    ctx.signal.addEventListener('abort', () => ended(), { once: true });
+    await done;
+    sock.close();
+    await Promise.allSettled(writes);
+    void pumping;
+  }
+
+  /** For follow in `docker logs`: whether the container has exited, and a way to flush its log. */
+  logState(id: string): { finished: () => boolean; pump: () => Promise<void> } {
+    const live = this.live.get(id);
+    return { finished: () => !live || live.exited !== null, pump: () => live?.logs.pump() ?? Promise.resolve() };
+  }
+}
+
+async function alive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** runcError reads runc's own JSON log for the reason a create failed. */
+async function runcError(dir: string): Promise<string | null> {
+  const text = await readFile(join(dir, 'runc.log'), 'utf8').catch(() => '');
+  const lines = text.trim().split('\n').reverse();
+  for (const l of lines) {
+    try {
+      const rec = JSON.parse(l) as { level?: string; msg?: string };
+      if (rec.level === 'error' && rec.msg) return rec.msg;
+    } catch {
+      // not JSON
+    }
+  }
+  return null;
+}

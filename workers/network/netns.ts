@@ -1,0 +1,48 @@
+/**
+ * Network namespaces of containers: for `--network none`, a new namespace with only its
+ * loopback, up; for `host`, none (the container shares the host's). The namespace is kept by
+ * a bind mount at <exec-root>/netns/<container> (unshare --net=FILE, util-linux), so it lives
+ * independently of any process, and berth's own directory keeps it apart from `ip netns`.
+ * The network issue (#5) adds the bridge's veth to the same namespace.
+ */
+import { execFile } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { InvalidParameterError, NotImplementedError, SystemError } from '../../src/errdefs/errors.js';
+import { mkdirs } from '../../src/fs/mkdirs.js';
+
+const run = promisify(execFile);
+
+export class Netns {
+  constructor(private readonly execRoot: string) {}
+
+  private path(id: string): string {
+    if (!/^[0-9a-f]{64}$/.test(id)) throw new InvalidParameterError(`invalid container id ${id}`);
+    return join(this.execRoot, 'netns', id);
+  }
+
+  async create(id: string, mode: string): Promise<{ path: string | null }> {
+    if (mode === 'host') return { path: null };
+    if (mode !== 'none' && mode !== 'default' && mode !== 'bridge' && mode !== '') {
+      throw new NotImplementedError(`berth does not support --network ${mode} yet (none and host work; bridge arrives with #5)`);
+    }
+    const path = this.path(id);
+    await mkdirs(join(this.execRoot, 'netns'), 0o711);
+    await writeFile(path, '', { mode: 0o644 });
+    try {
+      await run('unshare', [`--net=${path}`, 'true']);
+      await run('nsenter', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+    } catch (err) {
+      await this.remove(id);
+      throw new SystemError(`cannot create the network namespace of ${id}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+    }
+    return { path };
+  }
+
+  async remove(id: string): Promise<void> {
+    const path = this.path(id);
+    await run('umount', [path]).catch(() => {});
+    await rm(path, { force: true });
+  }
+}
