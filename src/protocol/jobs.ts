@@ -159,8 +159,8 @@ export const JOBS = {
   exec_kill: job<{ id: string; signal: string }, void>()('exec'),
   exec_delete: job<{ id: string }, void>()('exec'),
   exec_resize: job<{ id: string; height: number; width: number }, void>()('exec'),
-  /** The container's stdio: output to the job's stdout (frames), input from its stdin. */
-  exec_attach: job<AttachArgs, void>()('exec', { stream: true, stdin: true, timeoutMs: 0 }),
+  /** The container's stdio: output to the job's stdout (frames), input from its stdin; says whether the client detached. */
+  exec_attach: job<AttachArgs, { detached: boolean }>()('exec', { stream: true, stdin: true, timeoutMs: 0 }),
   exec_logs: job<LogsArgs, void>()('exec', { stream: true, timeoutMs: 0 }),
   /** What the runtime has: the daemon reconciles its records with it at start. */
   exec_containers: job<Empty, RuntimeState[]>()('exec'),

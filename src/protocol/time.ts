@@ -23,3 +23,11 @@ export function nowRfc3339Nano(): string {
 
 /** ZERO_TIME is Go's zero time.Time, as the API shows it. */
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** nsFromRfc3339 reads an RFC 3339 UTC time (any number of fraction digits) into Unix nanoseconds. */
+export function nsFromRfc3339(t: string): bigint {
+  const m = /^(.*?)(?:\.(\d+))?Z$/.exec(t);
+  const ms = Date.parse(`${m?.[1] ?? t}Z`);
+  if (Number.isNaN(ms)) return 0n;
+  return BigInt(Math.floor(ms / 1000)) * 1_000_000_000n + BigInt((m?.[2] ?? '').padEnd(9, '0').slice(0, 9));
+}

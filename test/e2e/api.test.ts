@@ -91,9 +91,13 @@ test('an unknown path or method is 404 {"message":"page not found"}, Content-Typ
 });
 
 test('endpoints berth does not serve yet say so with 501, not 404; swarm answers as dockerd outside swarm', async (t) => {
-  const create = await shared.request('POST', '/v1.41/containers/create', { body: '{"Image":"busybox"}', headers: json });
-  t.is(create.status, 501);
-  t.regex(create.json<{ message: string }>().message, /^berth does not implement POST \/containers\/create yet/);
+  const exec = await shared.request('POST', '/v1.41/containers/x/exec', { body: '{"Cmd":["true"]}', headers: json });
+  t.is(exec.status, 501);
+  t.regex(exec.json<{ message: string }>().message, /^berth does not implement POST \/containers\/\{id\}\/exec yet/);
+  // Lookups of kinds berth has none of are "not found", so `docker inspect NAME` can go on to the next kind.
+  const net = await shared.request('GET', '/v1.41/networks/nosuch');
+  t.is(net.status, 404);
+  t.deepEqual(net.json(), { message: 'network nosuch not found' });
   const swarm = await shared.request('GET', '/swarm');
   t.is(swarm.status, 503);
   t.deepEqual(swarm.json(), { message: 'This node is not part of a swarm' });

@@ -69,11 +69,12 @@ export interface CliResult {
  * assertion throws and can skip a test's own stop(): at exit, whatever is left is killed by pid
  * and its temp dir removed, so a failing test leaks nothing either.
  */
-const live = new Map<number, { dir: string | null }>();
+const live = new Map<number, { dir: string | null; dead?: boolean }>();
 process.on('exit', () => {
-  for (const [pid, { dir }] of live) {
+  for (const [pid, { dir, dead }] of live) {
     try {
-      process.kill(pid, 'SIGKILL');
+      // A daemon that already ended (a test killed it on purpose) is not signalled: its pid may be another's now.
+      if (!dead) process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
@@ -152,7 +153,11 @@ export async function startBerthd(opts: StartOptions = {}): Promise<Berthd> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
   let done = false;
   live.set(proc.pid!, { dir: opts.dir ? null : dir });
-  void exited.then(() => (done = true));
+  void exited.then(() => {
+    done = true;
+    const entry = live.get(proc.pid!);
+    if (entry) entry.dead = true;
+  });
 
   const b: Berthd = {
     dir,

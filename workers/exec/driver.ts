@@ -27,7 +27,7 @@ export interface ExecDriver {
   kill(id: string, signal: string): Promise<void>;
   delete(id: string): Promise<void>;
   resize(id: string, height: number, width: number): Promise<void>;
-  attach(args: AttachArgs, ctx: JobContext): Promise<void>;
+  attach(args: AttachArgs, ctx: JobContext): Promise<{ detached: boolean }>;
   logs(args: LogsArgs, ctx: JobContext): Promise<void>;
   list(): RuntimeState[];
 }

@@ -303,7 +303,7 @@ export class ContainerRuntime {
    * (raw for a tty), input from the job's stdin; detach keys end it without stopping the
    * container. It ends when the container exits or the client leaves.
    */
-  async attach(a: AttachArgs, ctx: JobContext): Promise<void> {
+  async attach(a: AttachArgs, ctx: JobContext): Promise<{ detached: boolean }> {
     // The stream begins at once: `docker run` waits for the 101 before it starts the container.
     const out = ctx.stdout!;
     out.begin();
@@ -311,7 +311,7 @@ export class ContainerRuntime {
       const logs = { id: a.id, logPath: a.logPath, follow: false, stdout: a.stdout, stderr: a.stderr, since: '', until: '', timestamps: false, tail: -1, tty: a.tty };
       await readLogs(logs, out, () => true, ctx.signal, this.logState(a.id).pump);
     }
-    if (!a.stream) return;
+    if (!a.stream) return { detached: false };
     let live = this.live.get(a.id);
     if (!live) {
       // Not created yet (docker run attaches before start): wait for conmon, or the client to leave.
@@ -326,10 +326,10 @@ export class ContainerRuntime {
           resolve(false);
         }, { once: true });
       });
-      if (!ready) return;
+      if (!ready) return { detached: false };
       live = this.live.get(a.id)!;
     }
-    if (live.exited) return;
+    if (live.exited) return { detached: false };
     let ended!: () => void;
     const done = new Promise<void>((r) => (ended = r));
     const writes: Promise<void>[] = [];
@@ -387,6 +387,7 @@ export class ContainerRuntime {
     sock.close();
     await Promise.allSettled(writes);
     void pumping;
+    return { detached };
   }
 
   /** For follow in `docker logs`: whether the container has exited, and a way to flush its log. */

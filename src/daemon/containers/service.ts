@@ -71,6 +71,8 @@ const MAX_BACKOFF_MS = 60_000;
 
 export class Containers {
   private readonly live = new Map<string, Live>();
+  /** Set by shutdown: exits then are final (no restart policy until the next start). */
+  private shuttingDown = false;
   readonly store: ContainerStore;
 
   constructor(private readonly d: ContainerDeps) {
@@ -161,6 +163,7 @@ export class Containers {
 
   /** shutdown stops the running containers (dockerd without --live-restore), concurrently. */
   async shutdown(): Promise<void> {
+    this.shuttingDown = true;
     const cfg = this.d.config();
     for (const l of this.live.values()) if (l.restartTimer) clearTimeout(l.restartTimer);
     if (cfg.liveRestore) return;
@@ -429,7 +432,7 @@ export class Containers {
   }
 
   private restartDue(rec: ContainerRecord, _ranMs: number): boolean {
-    if (rec.HasBeenManuallyStopped) return false;
+    if (rec.HasBeenManuallyStopped || this.shuttingDown) return false;
     const p = rec.HostConfig.RestartPolicy as { Name: string; MaximumRetryCount: number };
     if (p.Name === 'always' || p.Name === 'unless-stopped') return true;
     if (p.Name === 'on-failure') return rec.State.ExitCode !== 0 && (p.MaximumRetryCount === 0 || rec.RestartCount < p.MaximumRetryCount);
@@ -586,8 +589,8 @@ export class Containers {
       tty: rec.Config.Tty,
       detachKeys,
     }, { stdoutPort: job.stdout.takePort(), stdinPort: job.stdin.takePort(), signal: job.signal, from: 'daemon' });
-    await this.engine.run(run);
-    if (a.stream) this.publish(rec, 'detach');
+    const { detached } = (await this.engine.run(run)) as { detached: boolean };
+    if (detached) this.publish(rec, 'detach');
   }
 
   async logs(a: ContainerLogsArgs, job: Job): Promise<void> {

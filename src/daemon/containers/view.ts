@@ -5,7 +5,7 @@
  */
 import { InvalidParameterError, SystemError } from '../../errdefs/errors.js';
 import { Filters } from '../../protocol/filters.js';
-import { ZERO_TIME } from '../../protocol/time.js';
+import { nsFromRfc3339, ZERO_TIME } from '../../protocol/time.js';
 import type { ContainerRecord } from './store.js';
 
 /** dockerd's units.HumanDuration. */
@@ -210,14 +210,17 @@ export async function select(records: ContainerRecord[], q: ListQuery, env: List
     }
   });
 
-  const sorted = [...records].sort((a, b) => (a.Created < b.Created ? 1 : a.Created > b.Created ? -1 : 0));
+  // By creation time, as numbers: RFC 3339 strings with trimmed fractions do not sort as text.
+  const created = new Map(records.map((r) => [r, nsFromRfc3339(r.Created)]));
+  const at = (r: ContainerRecord) => created.get(r) ?? nsFromRfc3339(r.Created);
+  const sorted = [...records].sort((a, b) => (at(a) < at(b) ? 1 : at(a) > at(b) ? -1 : 0));
   const all = q.all || q.limit > 0 || f.has('status') || f.has('exited');
   const out: ContainerRecord[] = [];
   for (const rec of sorted) {
     const state = stateString(rec, env.removing(rec));
     if (!all && !rec.State.Running) continue;
-    if (before && rec.Created >= before.Created) continue;
-    if (sinceRec && rec.Created <= sinceRec.Created) continue;
+    if (before && at(rec) >= at(before)) continue;
+    if (sinceRec && at(rec) <= at(sinceRec)) continue;
     if (!f.fuzzyMatch('id', rec.ID)) continue;
     if (names.length && !names.some((re) => re !== null && re.test(rec.Name))) continue;
     if (!f.matchKVList('label', rec.Config.Labels ?? {})) continue;

@@ -4,7 +4,7 @@
  * and would go pulling. Swarm routes answer as a dockerd outside swarm mode does (503).
  * A route leaves this table when its issue lands.
  */
-import { NotImplementedError, UnavailableError } from '../../../src/errdefs/errors.js';
+import { NotFoundError, NotImplementedError, UnavailableError } from '../../../src/errdefs/errors.js';
 import type { Router } from '../router.js';
 
 const PENDING: ReadonlyArray<readonly [string, string, string]> = [
@@ -23,13 +23,13 @@ const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   
   ['POST', '/commit', '#6'], ['POST', '/auth', '#7'],
   ['GET', '/distribution/{name:.*}/json', '#7'],
-  ['GET', '/volumes', '#6'], ['POST', '/volumes/create', '#6'], ['GET', '/volumes/{name}', '#6'],
+  ['GET', '/volumes', '#6'], ['POST', '/volumes/create', '#6'], 
   ['DELETE', '/volumes/{name}', '#6'], ['POST', '/volumes/prune', '#6'],
-  ['GET', '/networks', '#5'], ['GET', '/networks/', '#5'], ['GET', '/networks/{id}', '#5'], ['DELETE', '/networks/{id}', '#5'],
+  ['GET', '/networks', '#5'], ['GET', '/networks/', '#5'], ['DELETE', '/networks/{id}', '#5'],
   ['POST', '/networks/create', '#5'], ['POST', '/networks/{id}/connect', '#5'], ['POST', '/networks/{id}/disconnect', '#5'],
   ['POST', '/networks/prune', '#5'],
   ['GET', '/plugins', 'a later issue'], ['GET', '/plugins/privileges', 'a later issue'], ['POST', '/plugins/pull', 'a later issue'],
-  ['GET', '/plugins/{name:.*}/json', 'a later issue'], ['DELETE', '/plugins/{name:.*}', 'a later issue'],
+  ['DELETE', '/plugins/{name:.*}', 'a later issue'],
   ['POST', '/plugins/{name:.*}/enable', 'a later issue'], ['POST', '/plugins/{name:.*}/disable', 'a later issue'],
   ['POST', '/plugins/{name:.*}/upgrade', 'a later issue'], ['POST', '/plugins/create', 'a later issue'],
   ['POST', '/plugins/{name:.*}/push', 'a later issue'], ['POST', '/plugins/{name:.*}/set', 'a later issue'],
@@ -47,8 +47,24 @@ const SWARM: ReadonlyArray<readonly [string, string]> = [
   ['GET', '/configs/{id}'], ['DELETE', '/configs/{id}'], ['POST', '/configs/{id}/update'],
 ];
 
+/**
+ * Lookups of objects berth has none of yet: "not found", as dockerd answers for a name it does
+ * not know. `docker inspect NAME` tries each kind in turn and stops at the first answer that
+ * is not a 404, so a 501 here would break it for containers and images too.
+ */
+const NONE_YET: ReadonlyArray<readonly [string, (name: string) => string]> = [
+  ['/networks/{name}', (n) => `network ${n} not found`],
+  ['/volumes/{name}', (n) => `get ${n}: no such volume`],
+  ['/plugins/{name:.*}/json', (n) => `plugin "${n}" not found`],
+];
+
 /** pendingRoutes registers the table; call it last, so real routes win. */
 export function pendingRoutes(r: Router): void {
+  for (const [path, message] of NONE_YET) {
+    r.get(path, async (ctx) => {
+      throw new NotFoundError(message(ctx.vars.name ?? ''));
+    });
+  }
   for (const [method, path, issue] of PENDING) {
     r.add(method, path, async () => {
       throw new NotImplementedError(`berth does not implement ${method} ${path} yet (planned: ${issue})`);

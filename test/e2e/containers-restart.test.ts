@@ -1,0 +1,103 @@
+/**
+ * Containers across restarts of berthd. Each container runs under its own conmon, so a berthd
+ * killed with -9 leaves them running and logging; the next berthd adopts them, records the
+ * real exit codes of those that ended meanwhile, and keeps their logs whole. A clean shutdown
+ * stops them, as dockerd does, unless --live-restore.
+ */
+import test from 'ava';
+import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
+import { importBusybox, leftovers } from '../helpers/containers.js';
+import { removeDir } from '../helpers/images.js';
+
+const ok = async (b: Berthd, args: string[]) => {
+  const r = await b.docker(args);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+};
+const state = async (b: Berthd, name: string) => JSON.parse(await ok(b, ['inspect', name]))[0].State;
+
+async function cleanup(b: Berthd | null, work: string): Promise<void> {
+  if (b) {
+    const ids = (await b.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    if (ids.length) await b.docker(['rm', '-f', ...ids]);
+    await b.stop();
+    removeDir(b.dir); // started on a kept dir: stop() leaves it
+  }
+  removeDir(work);
+}
+
+test.serial('berthd killed with -9: containers keep running and logging, and the next berthd adopts them', async (t) => {
+  const work = tempDir('btr-');
+  let b: Berthd | null = await startBerthd();
+  try {
+    await importBusybox(b, work);
+    await ok(b, ['run', '-d', '--name', 'keeps', 'busybox', 'sh', '-c', 'trap "exit 7" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']);
+    await ok(b, ['run', '-d', '--name', 'ends', 'busybox', 'sh', '-c', 'sleep 1; echo bye; exit 5']);
+    await ok(b, ['run', '-d', '--rm', '--name', 'goes', 'busybox', 'sh', '-c', 'sleep 1; exit 0']);
+    const pidBefore = (await state(b, 'keeps')).Pid;
+    t.true(await waitFor(async () => (await b!.docker(['logs', 'keeps'])).stdout.includes('tick 1')));
+
+    const dir = b.dir;
+    process.kill(b.pid, 'SIGKILL');
+    await b.exited;
+    b = null;
+    // While no berthd runs: "ends" and "goes" exit, "keeps" goes on writing.
+    await new Promise((r) => setTimeout(r, 2_000));
+
+    b = await startBerthd({ dir });
+    const keeps = await state(b, 'keeps');
+    t.is(keeps.Status, 'running');
+    t.is(keeps.Pid, pidBefore);
+    const ends = await state(b, 'ends');
+    t.is(ends.Status, 'exited');
+    t.is(ends.ExitCode, 5, 'the real exit code, from conmon\'s exit file');
+    t.is(await ok(b, ['logs', 'ends']), 'bye\n');
+    t.true(await waitFor(async () => (await b!.docker(['inspect', 'goes'])).code !== 0, 5_000), '--rm containers that ended meanwhile are removed');
+
+    // The lines written while no berthd ran are in the log, in order, none lost.
+    const ticks = (await ok(b, ['logs', 'keeps'])).trim().split('\n');
+    t.true(ticks.length >= 12, `${ticks.length} lines`);
+    t.deepEqual(ticks, ticks.map((_, i) => `tick ${i}`));
+    t.regex(await ok(b, ['ps', '--format', '{{.Names}} {{.Status}}']), /^keeps Up /m);
+
+    t.is(await ok(b, ['stop', 'keeps']), 'keeps\n');
+    t.is((await state(b, 'keeps')).ExitCode, 7);
+    await ok(b, ['rm', 'keeps', 'ends']);
+    t.true(await waitFor(() => {
+      const l = leftovers(b!);
+      return l.mounts.length === 0 && l.processes.length === 0 && l.bundles.length === 0 && l.runc.length === 0;
+    }, 5_000), JSON.stringify(leftovers(b)));
+  } finally {
+    await cleanup(b, work);
+  }
+});
+
+test.serial('a clean shutdown stops running containers; with --live-restore they keep running', async (t) => {
+  const work = tempDir('btr-');
+  let b: Berthd | null = await startBerthd({ args: ['--shutdown-timeout', '2'] });
+  try {
+    await importBusybox(b, work);
+    await ok(b, ['run', '-d', '--name', 'term', 'busybox', 'sh', '-c', 'trap "exit 3" TERM; while true; do sleep 0.1; done']);
+    await ok(b, ['run', '-d', '--name', 'always', '--restart', 'always', 'busybox', 'sleep', '300']);
+    const dir = b.dir;
+    process.kill(b.pid, 'SIGTERM');
+    t.is((await b.exited).code, 0);
+    t.deepEqual(leftovers(b).processes, [], 'no conmon or container outlives a clean shutdown');
+
+    b = await startBerthd({ dir, args: ['--live-restore'] });
+    t.is((await state(b, 'term')).ExitCode, 3, 'stopped with its stop signal');
+    t.is((await state(b, 'term')).Status, 'exited');
+    t.true(await waitFor(async () => (await state(b!, 'always')).Status === 'running', 5_000), '--restart always starts again with the daemon');
+
+    await ok(b, ['start', 'term']);
+    const pid = (await state(b, 'term')).Pid;
+    process.kill(b.pid, 'SIGTERM');
+    await b.exited;
+    b = await startBerthd({ dir });
+    const s = await state(b, 'term');
+    t.is(s.Status, 'running', '--live-restore left it running');
+    t.is(s.Pid, pid);
+  } finally {
+    await cleanup(b, work);
+  }
+});

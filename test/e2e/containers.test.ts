@@ -1,0 +1,307 @@
+/**
+ * docker run and the container lifecycle, with the real docker CLI against a real berthd
+ * running busybox under runc and conmon, and the answers dockerd 20.10 gives
+ * (test/fixtures/dockerd-20.10/containers): output, exit codes, the run options, stdin, a
+ * terminal, logs, attach, stop/kill/restart/wait, rm, rename, prune, inspect and events.
+ * The suite ends by checking that nothing is left: no mount, conmon, runc state or bundle.
+ */
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run, startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
+import { importBusybox, inPty, leftovers } from '../helpers/containers.js';
+import { removeDir } from '../helpers/images.js';
+
+let b: Berthd;
+let work: string;
+
+test.before(async () => {
+  work = tempDir('btc-');
+  b = await startBerthd();
+  await importBusybox(b, work);
+});
+
+test.after.always(async () => {
+  if (b) {
+    await b.docker(['rm', '-f', ...(await b.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean)]);
+    await b.stop();
+  }
+  if (work) removeDir(work);
+});
+
+const ok = async (args: string[], opts: { timeoutMs?: number } = {}) => {
+  const r = await b.docker(args, opts);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+};
+const inspect = async (name: string) => JSON.parse(await ok(['inspect', name]))[0];
+const USAGE = "\n\nRun 'docker run --help' for more information\n";
+
+test.serial('docker run --rm echo hi prints hi, exits 0 and leaves no container', async (t) => {
+  const r = await b.docker(['run', '--rm', 'busybox', 'echo', 'hi']);
+  t.is(r.stdout, 'hi\n');
+  t.is(r.stderr, '');
+  t.is(r.code, 0);
+  t.is((await ok(['ps', '-aq'])).trim(), '');
+});
+
+test.serial('exit codes propagate: sh -c "exit 42" is 42', async (t) => {
+  const r = await b.docker(['run', '--rm', 'busybox', 'sh', '-c', 'exit 42']);
+  t.is(r.code, 42);
+});
+
+test.serial('a missing binary is 127 and dockerd\'s message; a non-executable file is 126', async (t) => {
+  const missing = await b.docker(['run', '--rm', 'busybox', 'nosuchbinary']);
+  t.is(missing.code, 127);
+  t.is(missing.stderr, 'docker: Error response from daemon: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuchbinary": executable file not found in $PATH: unknown' + USAGE);
+  const abs = await b.docker(['run', '--rm', 'busybox', '/nosuch/bin']);
+  t.is(abs.code, 127);
+  t.regex(abs.stderr, /no such file or directory: unknown/);
+  const perm = await b.docker(['run', '--rm', 'busybox', '/etc/passwd']);
+  t.is(perm.code, 126);
+  t.regex(perm.stderr, /exec: "\/etc\/passwd": permission denied: unknown/);
+  t.is((await ok(['ps', '-aq'])).trim(), '', '--rm removes a container whose start failed');
+
+  // Without --rm the container stays, created, with the exit code and the error.
+  const kept = await b.docker(['run', '--name', 'startfailed', 'busybox', 'nosuchbinary']);
+  t.is(kept.code, 127);
+  const st = (await inspect('startfailed')).State;
+  t.is(st.Status, 'created');
+  t.is(st.ExitCode, 127);
+  t.regex(st.Error, /executable file not found in \$PATH/);
+  const wait = await b.request('POST', '/containers/startfailed/wait');
+  t.is(wait.body, `{"Error":{"Message":${JSON.stringify(st.Error)}},"StatusCode":127}\n`);
+  await ok(['rm', 'startfailed']);
+});
+
+test.serial('-e, -w, -u, --hostname, --entrypoint and the default environment', async (t) => {
+  const env = await ok(['run', '--rm', '-e', 'A=1', '-e', 'UNSET_IN_CLIENT', 'busybox', 'sh', '-c', 'env | sort']);
+  t.regex(env, /^A=1$/m);
+  t.regex(env, /^HOME=\/root$/m);
+  t.regex(env, /^HOSTNAME=[0-9a-f]{12}$/m);
+  t.regex(env, /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
+  t.notRegex(env, /UNSET_IN_CLIENT/);
+  t.is(await ok(['run', '--rm', '-w', '/new/dir', 'busybox', 'pwd']), '/new/dir\n', 'a missing working directory is created');
+  t.is(await ok(['run', '--rm', '-u', 'nobody', 'busybox', 'id']), 'uid=65534(nobody) gid=65534(nogroup)\n');
+  t.is(await ok(['run', '--rm', '-u', '1000:1000', 'busybox', 'id']), 'uid=1000 gid=1000\n');
+  const user = await b.docker(['run', '--rm', '-u', 'nosuchuser', 'busybox', 'id']);
+  t.is(user.code, 125);
+  t.is(user.stderr, 'docker: Error response from daemon: unable to find user nosuchuser: no matching entries in passwd file' + USAGE);
+  const host = await ok(['run', '--rm', '--hostname', 'h1', 'busybox', 'sh', '-c', 'hostname; cat /etc/hostname; head -1 /etc/hosts']);
+  t.is(host, 'h1\nh1\n127.0.0.1\tlocalhost\n');
+  t.is(await ok(['run', '--rm', '--entrypoint', '/bin/echo', 'busybox', 'a', 'b']), 'a b\n');
+  t.is(await ok(['run', '--rm', '--entrypoint', '', 'busybox', 'echo', 'e']), 'e\n');
+});
+
+test.serial('--name: names are unique (409 with dockerd\'s message) and checked', async (t) => {
+  const id = (await ok(['create', '--name', 'n1', 'busybox', 'echo', 'n1'])).trim();
+  const dup = await b.docker(['create', '--name', 'n1', 'busybox']);
+  t.is(dup.code, 1);
+  t.is(dup.stderr, `Error response from daemon: Conflict. The container name "/n1" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.\n`);
+  const bad = await b.docker(['create', '--name', 'bad name!', 'busybox']);
+  t.is(bad.stderr, 'Error response from daemon: Invalid container name (bad name!), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n');
+  const missing = await b.request('POST', '/containers/create', { body: '{"Image":"nosuch:1"}', headers: { 'Content-Type': 'application/json' } });
+  t.is(missing.status, 404, 'the docker CLI pulls on this 404');
+  t.is(missing.body, '{"message":"No such image: nosuch:1"}\n');
+  await ok(['rm', 'n1']);
+});
+
+test.serial('-i with piped stdin reaches the container, and its end ends cat', async (t) => {
+  const r = await run('docker', ['run', '--rm', '-i', 'busybox', 'sh', '-c', 'cat; echo done'], { env: { DOCKER_HOST: `unix://${b.socket}` }, input: 'line one\nline two\n' });
+  t.is(r.stdout, 'line one\nline two\ndone\n');
+  t.is(r.code, 0);
+});
+
+test.serial('stdout and stderr stay apart without a terminal, and merge into it with -t', async (t) => {
+  const split = await b.docker(['run', '--rm', 'busybox', 'sh', '-c', 'echo out; echo err >&2']);
+  t.is(split.stdout, 'out\n');
+  t.is(split.stderr, 'err\n');
+  const tty = await b.docker(['run', '--rm', '-t', 'busybox', 'sh', '-c', 'echo out; echo err >&2; tty']);
+  t.is(tty.stdout, 'out\r\nerr\r\n/dev/pts/0\r\n');
+});
+
+test.serial('-it runs a shell on a pseudo-terminal of the client\'s size', async (t) => {
+  const r = await inPty(b, "stty cols 100 rows 30; docker run --rm -it busybox sh -c 'sleep 0.3; stty size; exit 3'");
+  t.regex(r.stdout, /30 100\r\n/);
+  t.is(r.code, 3);
+});
+
+test.serial('-d then docker ps, logs (--tail, -t, -f), stop -t 1 is 137', async (t) => {
+  const id = (await ok(['run', '-d', '--name', 'ticker', 'busybox', 'sh', '-c', 'i=0; while [ $i -lt 600 ]; do echo line $i; echo err $i >&2; i=$((i+1)); sleep 0.1; done'])).trim();
+  t.regex(id, /^[0-9a-f]{64}$/);
+  const ps = await ok(['ps', '--format', '{{.ID}} {{.Names}} {{.Command}} {{.Status}}']);
+  t.regex(ps, new RegExp(`^${id.slice(0, 12)} ticker "sh -c 'i=0; while .*…" Up `, 'm'));
+  t.true(await waitFor(async () => (await b.docker(['logs', 'ticker'])).stdout.includes('line 3'), 10_000));
+  // --tail counts the entries of both streams together.
+  const tail = await b.docker(['logs', '--tail', '2', 'ticker']);
+  t.regex(tail.stdout, /^line \d+\n$/);
+  t.regex(tail.stderr, /^err \d+\n$/);
+  t.is(tail.stdout.slice(5), tail.stderr.slice(4), 'the last line of each');
+  const ts = await b.docker(['logs', '-t', '--tail', '1', 'ticker']);
+  t.regex(ts.stderr, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z err \d+\n$/);
+  // -f follows until the client stops it: lines written after it started arrive.
+  const follow = await run('timeout', ['1.5', 'docker', 'logs', '-f', '--tail', '0', 'ticker'], { env: { DOCKER_HOST: `unix://${b.socket}` } });
+  t.true(follow.stdout.split('\n').filter(Boolean).length >= 5, follow.stdout);
+
+  // The json-file log, in dockerd's format, where log shippers look for it.
+  const logPath = (await inspect('ticker')).LogPath;
+  t.is(logPath, join(b.dataRoot, 'containers', id, `${id}-json.log`));
+  const first = JSON.parse(readFileSync(logPath, 'utf8').split('\n')[0]!);
+  t.deepEqual(Object.keys(first), ['log', 'stream', 'time']);
+  t.is(first.log, 'line 0\n');
+  t.is(first.stream, 'stdout');
+
+  const t0 = Date.now();
+  const stop = await b.docker(['stop', '-t', '1', 'ticker']);
+  t.is(stop.stdout, 'ticker\n');
+  t.true(Date.now() - t0 >= 900, 'sh ignores SIGTERM as pid 1: stop waits its timeout, then kills');
+  const st = (await inspect('ticker')).State;
+  t.is(st.Status, 'exited');
+  t.is(st.ExitCode, 137);
+  t.false(st.Running);
+  t.not(st.FinishedAt, '0001-01-01T00:00:00Z');
+  t.is((await b.docker(['stop', 'ticker'])).code, 0, 'stopping a stopped container is a 304, not an error');
+  t.regex(await ok(['ps', '-a', '--filter', 'name=ticker', '--format', '{{.Status}}']), /^Exited \(137\) /);
+  await ok(['rm', 'ticker']);
+});
+
+test.serial('docker kill is 137; kill of a stopped container is 409; a bad signal is 400', async (t) => {
+  await ok(['run', '-d', '--name', 'victim', 'busybox', 'sleep', '300']);
+  const bad = await b.docker(['kill', '-s', 'BOGUS', 'victim']);
+  t.is(bad.stderr, 'Error response from daemon: Invalid signal: BOGUS\n');
+  t.is(await ok(['kill', 'victim']), 'victim\n');
+  t.is((await inspect('victim')).State.ExitCode, 137);
+  const again = await b.docker(['kill', 'victim']);
+  t.regex(again.stderr, /Cannot kill container: victim: Container [0-9a-f]{64} is not running/);
+  const missing = await b.docker(['kill', 'nosuch']);
+  t.regex(missing.stderr, /Cannot kill container: nosuch: No such container: nosuch/);
+  await ok(['rm', 'victim']);
+});
+
+test.serial('docker restart, docker wait, and the restart count of a policy', async (t) => {
+  await ok(['run', '-d', '--name', 'rs', 'busybox', 'sh', '-c', 'trap "exit 9" TERM; sleep 300 & wait']);
+  const before = (await inspect('rs')).State;
+  await ok(['restart', '-t', '5', 'rs']);
+  const after = (await inspect('rs')).State;
+  t.true(after.Running);
+  t.not(after.StartedAt, before.StartedAt);
+  t.not(after.Pid, before.Pid);
+  const waiter = b.docker(['wait', 'rs']);
+  await new Promise((r) => setTimeout(r, 300));
+  await ok(['stop', 'rs']);
+  const w = await waiter;
+  t.is(w.stdout, '9\n', 'docker wait prints the exit code once the container stops');
+  t.is((await ok(['wait', 'rs'])), '9\n', 'waiting on a stopped container answers at once');
+  await ok(['rm', 'rs']);
+
+  await ok(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 4']);
+  t.true(await waitFor(async () => {
+    const s = await inspect('flaky');
+    return s.RestartCount === 2 && s.State.Status === 'exited';
+  }, 15_000), 'on-failure:2 runs it three times, then leaves it exited');
+  t.is((await inspect('flaky')).State.ExitCode, 4);
+  await ok(['rm', 'flaky']);
+});
+
+test.serial('docker attach relays a running container\'s output until it exits', async (t) => {
+  await ok(['run', '-d', '--name', 'att', 'busybox', 'sh', '-c', 'sleep 1; echo one; echo two >&2; exit 5']);
+  const r = await b.docker(['attach', 'att']);
+  t.is(r.stdout, 'one\n');
+  t.is(r.stderr, 'two\n');
+  t.is(r.code, 5);
+  await ok(['rm', 'att']);
+});
+
+test.serial('docker rm: 409 while running, -f kills and removes; rename; container prune', async (t) => {
+  const id = (await ok(['run', '-d', '--name', 'busy', 'busybox', 'sleep', '300'])).trim();
+  const rm = await b.docker(['rm', 'busy']);
+  t.is(rm.stderr, `Error response from daemon: You cannot remove a running container ${id}. Stop the container before attempting removal or force remove\n`);
+  t.is(await ok(['rename', 'busy', 'busier']), '');
+  t.is((await inspect(id)).Name, '/busier');
+  const same = await b.docker(['rename', 'busier', 'busier']);
+  t.regex(same.stderr, /Renaming a container with the same name as its current name/);
+  t.is(await ok(['rm', '-f', 'busier']), 'busier\n');
+  const gone = await b.docker(['inspect', id]);
+  t.is(gone.code, 1);
+  t.regex(gone.stderr, /No such object|No such container/);
+
+  const a = (await ok(['create', '--label', 'keep=no', 'busybox', 'true'])).trim();
+  const k = (await ok(['create', '--label', 'keep=yes', 'busybox', 'true'])).trim();
+  await ok(['start', k]);
+  await ok(['wait', k]);
+  const running = (await ok(['run', '-d', 'busybox', 'sleep', '300'])).trim();
+  const pruned = await ok(['container', 'prune', '-f', '--filter', 'label=keep=no']);
+  t.regex(pruned, new RegExp(`Deleted Containers:\\n${a}\\n`));
+  t.notRegex(pruned, new RegExp(k));
+  const all = await ok(['container', 'prune', '-f']);
+  t.regex(all, new RegExp(k));
+  t.notRegex(all, new RegExp(running), 'prune keeps running containers');
+  await ok(['rm', '-f', running]);
+});
+
+test.serial('docker inspect has the fields the CLI and docker-py read', async (t) => {
+  await ok(['create', '--name', 'insp', '-e', 'A=1', '-w', '/tmp', '--label', 'l=v', '--stop-signal', 'SIGINT', '--stop-timeout', '5', 'busybox', 'echo', 'x']);
+  const c = await inspect('insp');
+  t.deepEqual(Object.keys(c), ['Id', 'Created', 'Path', 'Args', 'State', 'Image', 'ResolvConfPath', 'HostnamePath', 'HostsPath', 'LogPath', 'Name', 'RestartCount', 'Driver', 'Platform', 'MountLabel', 'ProcessLabel', 'AppArmorProfile', 'ExecIDs', 'HostConfig', 'GraphDriver', 'Mounts', 'Config', 'NetworkSettings']);
+  t.is(c.Path, 'echo');
+  t.deepEqual(c.Args, ['x']);
+  t.deepEqual(c.State, { Status: 'created', Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, Pid: 0, ExitCode: 0, Error: '', StartedAt: '0001-01-01T00:00:00Z', FinishedAt: '0001-01-01T00:00:00Z' });
+  t.regex(c.Image, /^sha256:[0-9a-f]{64}$/);
+  t.is(c.LogPath, '', 'paths are set when it first starts');
+  t.is(c.Config.Image, 'busybox');
+  t.deepEqual(c.Config.Env, ['A=1', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+  t.is(c.Config.WorkingDir, '/tmp');
+  t.deepEqual(c.Config.Labels, { l: 'v' });
+  t.is(c.Config.StopSignal, 'SIGINT');
+  t.is(c.Config.StopTimeout, 5);
+  t.is(c.Config.Hostname, c.Id.slice(0, 12));
+  t.is(c.HostConfig.ShmSize, 67108864);
+  t.is(c.HostConfig.IpcMode, 'private');
+  t.deepEqual(c.HostConfig.LogConfig, { Type: 'json-file', Config: {} });
+  t.deepEqual(c.HostConfig.RestartPolicy, { Name: 'no', MaximumRetryCount: 0 });
+  t.is(c.GraphDriver.Name, 'overlay2');
+  t.regex(c.GraphDriver.Data.MergedDir, /\/merged$/);
+  await ok(['start', 'insp']);
+  await ok(['wait', 'insp']);
+  const s = await inspect('insp');
+  t.is(s.State.Status, 'exited');
+  t.is(s.HostsPath, join(b.dataRoot, 'containers', s.Id, 'hosts'));
+  t.regex(s.State.StartedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$/);
+  await ok(['rm', 'insp']);
+});
+
+test.serial('unimplemented options are refused, not ignored', async (t) => {
+  const before = await ok(['ps', '-aq']);
+  for (const args of [['-v', '/tmp:/x'], ['-p', '8080:80'], ['--privileged'], ['--cap-add', 'NET_ADMIN'], ['--init']]) {
+    const r = await b.docker(['run', '--rm', ...args, 'busybox', 'true']);
+    t.is(r.code, 125, args.join(' '));
+    t.regex(r.stderr, /berth does not implement/, args.join(' '));
+  }
+  t.is(await ok(['ps', '-aq']), before, 'and nothing is created');
+});
+
+test.serial('docker events shows the transitions of a run --rm, in dockerd\'s order', async (t) => {
+  const since = Math.floor(Date.now() / 1000) - 1;
+  const id = (await ok(['create', '--rm', '--name', 'ev', '--label', 'l1=v1', 'busybox', 'sh', '-c', 'exit 3'])).trim();
+  const r = await b.docker(['start', '-a', 'ev']);
+  t.is(r.code, 3);
+  t.true(await waitFor(async () => (await b.docker(['inspect', id])).code !== 0, 5_000));
+  const until = Math.floor(Date.now() / 1000) + 1;
+  const ev = (await ok(['events', '--since', String(since), '--until', String(until), '--filter', `container=${id}`, '--format', '{{json .}}']))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(ev.map((e) => e.Action), ['create', 'attach', 'start', 'die', 'destroy']);
+  t.deepEqual(ev[3].Actor.Attributes, { exitCode: '3', image: 'busybox', l1: 'v1', name: 'ev' });
+  t.is(ev[0].status, 'create');
+  t.is(ev[0].from, 'busybox');
+});
+
+test.serial('nothing is left behind: no mount, conmon, runc state or bundle', async (t) => {
+  await ok(['run', '-d', '--name', 'last', 'busybox', 'sleep', '300']);
+  await ok(['rm', '-f', 'last']);
+  t.true(await waitFor(() => {
+    const l = leftovers(b);
+    return l.mounts.length === 0 && l.processes.length === 0 && l.bundles.length === 0 && l.runc.length === 0;
+  }, 5_000), JSON.stringify(leftovers(b)));
+});
