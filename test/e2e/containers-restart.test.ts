@@ -83,6 +83,7 @@ test.serial('a clean shutdown stops running containers; with --live-restore they
     process.kill(b.pid, 'SIGTERM');
     t.is((await b.exited).code, 0);
     t.deepEqual(leftovers(b).processes, [], 'no conmon or container outlives a clean shutdown');
+    t.deepEqual(leftovers(b).mounts, [], 'nor a namespace or a root filesystem mount');
 
     b = await startBerthd({ dir, args: ['--live-restore'] });
     t.is((await state(b, 'term')).ExitCode, 3, 'stopped with its stop signal');

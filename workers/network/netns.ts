@@ -6,7 +6,7 @@
  * The network issue (#5) adds the bridge's veth to the same namespace.
  */
 import { execFile } from 'node:child_process';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { InvalidParameterError, NotImplementedError, SystemError } from '../../src/errdefs/errors.js';
@@ -29,6 +29,8 @@ export class Netns {
     }
     const path = this.path(id);
     await mkdirs(join(this.execRoot, 'netns'), 0o711);
+    // One left by a run that was not cleaned up (a crash): unmount and replace it.
+    if (await stat(path).then(() => true, () => false)) await this.remove(id);
     await writeFile(path, '', { mode: 0o644 });
     try {
       await run('unshare', [`--net=${path}`, 'true']);
@@ -42,6 +44,7 @@ export class Netns {
 
   async remove(id: string): Promise<void> {
     const path = this.path(id);
+    if (!(await stat(path).then(() => true, () => false))) return;
     await run('umount', [path]).catch(() => {});
     await rm(path, { force: true });
   }

@@ -8,6 +8,7 @@
  * container is handled outside that lock, so `stop` can wait for it while holding the lock.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../../config/config.js';
@@ -123,6 +124,8 @@ export class Containers {
     await this.store.load((msg) => logger.warn(msg));
     const runtime = new Map((await this.engine.call('exec_containers', {})).map((r) => [r.id, r]));
     const toStart: ContainerRecord[] = [];
+    const leftNetns = new Set(await readdir(join(this.d.config().execRoot, 'netns')).catch(() => [] as string[]));
+    const mounted = new Set((await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => l.split(' ')[4] ?? ''));
     for (const rec of this.store.list()) {
       const r = runtime.get(rec.ID);
       runtime.delete(rec.ID);
@@ -138,8 +141,10 @@ export class Containers {
           : { id: rec.ID, exitCode: 255, oomKilled: false, finishedAt: nowRfc3339Nano() };
         rec.State.Running = true; // so the exit is processed as one
         await this.processExit(rec, exit, { restartPolicy: false });
-      } else if (r) {
-        await this.engine.call('exec_delete', { id: rec.ID }).catch(() => {});
+      } else {
+        // Stopped: whatever a crash left of its last run (runtime state, namespace, mount) goes.
+        if (r) await this.engine.call('exec_delete', { id: rec.ID }).catch(() => {});
+        if (leftNetns.has(rec.ID) || (rec.GraphDriver.Data?.MergedDir && mounted.has(rec.GraphDriver.Data.MergedDir))) await this.releaseResources(rec);
       }
       if (this.shouldRestartOnBoot(rec)) toStart.push(rec);
     }
@@ -174,6 +179,8 @@ export class Containers {
         return this.stopContainer(rec, '', t, { manual: false }).catch((err) => logger.warn(`cannot stop container ${rec.ID}: ${toWire(err).message}`));
       }),
     );
+    // Their namespaces and mounts go too, while the actors still take jobs.
+    await Promise.all([...this.live.values()].map((l) => l.cleanup));
   }
 
   // ---- create -------------------------------------------------------------------------------
