@@ -93,6 +93,19 @@ test.serial('-e, -w, -u, --hostname, --entrypoint and the default environment', 
   t.is(await ok(['run', '--rm', '--entrypoint', '', 'busybox', 'echo', 'e']), 'e\n');
 });
 
+test.serial('resources reach the cgroup (v1 here); --shm-size, --read-only, --network none and host', async (t) => {
+  const cg = await ok(['run', '--rm', '-m', '64m', '--pids-limit', '50', '--cpus', '0.5', '--cpu-shares', '512', 'busybox', 'sh', '-c',
+    'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.shares']);
+  t.is(cg, '67108864\n50\n50000\n512\n');
+  t.regex(await ok(['run', '--rm', 'busybox', 'df', '-k', '/dev/shm']), /\s65536\s/, '64 MiB of /dev/shm by default');
+  t.regex(await ok(['run', '--rm', '--shm-size', '128m', 'busybox', 'df', '-k', '/dev/shm']), /\s131072\s/);
+  const ro = await b.docker(['run', '--rm', '--read-only', 'busybox', 'touch', '/x']);
+  t.is(ro.code, 1);
+  t.regex(ro.stderr, /Read-only file system/);
+  t.is(await ok(['run', '--rm', 'busybox', 'sh', '-c', 'ls /sys/class/net']), 'lo\n', 'the default (until the bridge lands) is --network none: loopback only');
+  t.is(await ok(['run', '--rm', '--network', 'host', 'busybox', 'hostname']), `${(await import('node:os')).hostname()}\n`);
+});
+
 test.serial('--name: names are unique (409 with dockerd\'s message) and checked', async (t) => {
   const id = (await ok(['create', '--name', 'n1', 'busybox', 'echo', 'n1'])).trim();
   const dup = await b.docker(['create', '--name', 'n1', 'busybox']);
@@ -163,6 +176,22 @@ test.serial('-d then docker ps, logs (--tail, -t, -f), stop -t 1 is 137', async 
   t.is((await b.docker(['stop', 'ticker'])).code, 0, 'stopping a stopped container is a 304, not an error');
   t.regex(await ok(['ps', '-a', '--filter', 'name=ticker', '--format', '{{.Status}}']), /^Exited \(137\) /);
   await ok(['rm', 'ticker']);
+});
+
+test.serial('the json-file log is written as dockerd writes it: Go escaping, trimmed times, 0640', async (t) => {
+  const script = String.raw`printf 'tab\tquote" back\\ uni é <>&\n'; printf '\001\177\377\n'; printf abc`;
+  const id = (await ok(['run', '-d', 'busybox', 'sh', '-c', script])).trim();
+  await ok(['wait', id]);
+  const path = (await inspect(id)).LogPath;
+  const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
+  const fields = lines.map((l) => /^\{"log":(".*"),"stream":"stdout","time":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d*[1-9])?Z)"\}$/.exec(l));
+  t.true(fields.every(Boolean), lines.join('\n'));
+  t.is(fields[0]![1], '"tab\\u0009quote\\" back\\\\ uni \u00e9 \\u003c\\u003e\\u0026\\n"');
+  t.is(fields[1]![1], '"\\u0001\u007f\ufffd\\n"');
+  t.is(fields[2]![1], '"abc"', 'a last line without a newline is logged when the stream closes');
+  t.is((await import('node:fs')).statSync(path).mode & 0o777, 0o640);
+  t.is(await ok(['logs', id]), 'tab\tquote" back\\ uni \u00e9 <>&\n\u0001\u007f\ufffd\nabc');
+  await ok(['rm', id]);
 });
 
 test.serial('docker kill is 137; kill of a stopped container is 409; a bad signal is 400', async (t) => {

@@ -23,6 +23,36 @@ export function k8sTime(ts: string): string {
   return `${utc}.${frac}Z`;
 }
 
+/** trimFraction writes a time as Go's RFC3339Nano does: trailing zeros of the fraction dropped. */
+export function trimFraction(t: string): string {
+  return t.replace(/\.(\d*?)0+Z$/, (_m, d: string) => (d ? `.${d}Z` : 'Z'));
+}
+
+/** padFraction is the API's form (and `docker logs -t`'s): always nine digits. */
+export function padFraction(t: string): string {
+  const m = /^(.*?)(?:\.(\d+))?Z$/.exec(t);
+  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z` : t;
+}
+
+/**
+ * goString encodes a string as dockerd's json-file writer (Go's encoder): control characters
+ * but \n and \r as \u00XX (a tab too), <, > and & as \u003c \u003e \u0026, U+2028/9 escaped,
+ * everything else as is.
+ */
+export function goString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) out += '\\"';
+    else if (c === 0x5c) out += '\\\\';
+    else if (c === 0x0a) out += '\\n';
+    else if (c === 0x0d) out += '\\r';
+    else if (c < 0x20 || c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else out += s[i];
+  }
+  return out + '"';
+}
+
 export class LogConverter {
   private busy: Promise<void> = Promise.resolve();
   private watcher: FSWatcher | null = null;
@@ -59,18 +89,18 @@ export class LogConverter {
         const buf = Buffer.alloc(Math.min(size - pos, 1 << 20));
         const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
         if (bytesRead === 0) break;
-        const text = buf.subarray(0, bytesRead).toString('utf8');
-        const end = text.lastIndexOf('\n');
+        // Cut at the last newline byte (not character: invalid UTF-8 decodes to longer U+FFFD).
+        const end = buf.subarray(0, bytesRead).lastIndexOf(10);
         if (end < 0) break; // a line still being written
-        const lines = text.slice(0, end).split('\n');
+        const lines = buf.subarray(0, end).toString('utf8').split('\n');
         let out = '';
         for (const line of lines) {
           const m = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/s.exec(line);
           if (!m) continue;
-          out += JSON.stringify({ log: m[4]! + (m[3] === 'F' ? '\n' : ''), stream: m[2], time: k8sTime(m[1]!) }) + '\n';
+          out += `{"log":${goString(m[4]! + (m[3] === 'F' ? '\n' : ''))},"stream":"${m[2]}","time":"${trimFraction(k8sTime(m[1]!))}"}\n`;
         }
         if (out) await appendFile(this.target, out, { mode: 0o640 });
-        pos += Buffer.byteLength(text.slice(0, end + 1));
+        pos += end + 1;
         await writeFile(this.offsetFile, String(pos));
       }
     } finally {
@@ -120,7 +150,7 @@ function nanos(time: string): bigint {
 }
 
 function frame(e: Entry, a: LogsArgs): Buffer {
-  const text = a.timestamps ? `${e.time} ${e.log}` : e.log;
+  const text = (a.timestamps ? `${padFraction(e.time)} ` : '') + (a.details ? ' ' : '') + e.log;
   const data = Buffer.from(text);
   if (a.tty) return data;
   const head = Buffer.alloc(8);
@@ -129,61 +159,96 @@ function frame(e: Entry, a: LogsArgs): Buffer {
   return Buffer.concat([head, data]);
 }
 
+const CHUNK = 256 * 1024;
+
+/** tailOffset is where the last `n` lines of the file start (read backwards, a block at a time). */
+async function tailOffset(path: string, n: number): Promise<number> {
+  const fh = await open(path, 'r').catch(() => null);
+  if (!fh) return 0;
+  try {
+    const size = (await fh.stat()).size;
+    let pos = size;
+    let seen = 0;
+    const buf = Buffer.alloc(64 * 1024);
+    while (pos > 0) {
+      const len = Math.min(buf.length, pos);
+      pos -= len;
+      await fh.read(buf, 0, len, pos);
+      for (let i = len - 1; i >= 0; i--) {
+        // Each newline but the file's last one starts a line after it.
+        if (buf[i] === 10 && pos + i !== size - 1 && ++seen === n) return pos + i + 1;
+      }
+    }
+    return 0;
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
- * readLogs writes the log as GET /containers/{id}/logs does: multiplexed frames (raw for a
- * tty), filtered by stream, since/until and tail, then (follow) what comes until `finished`.
+ * readLogs writes the log as GET /containers/{id}/logs does: the last `tail` entries (of both
+ * streams), those within since/until, of the streams asked for, as multiplexed frames (raw for
+ * a tty); then (follow) what comes until `finished`. The file is read in chunks, from the
+ * tail's offset, so a big log costs neither memory nor a full read.
  */
 export async function readLogs(a: LogsArgs, out: PortWriter, finished: () => boolean, signal: AbortSignal, pump: () => Promise<void>): Promise<void> {
   const since = a.since ? BigInt(a.since) : 0n;
   const until = a.until ? BigInt(a.until) : 0n;
+  let pastUntil = false;
   const want = (e: Entry) => {
-    if (e.stream === 'stdout' && !a.stdout) return false;
-    if (e.stream === 'stderr' && !a.stderr) return false;
     const t = nanos(e.time);
     if (since && t < since) return false;
-    if (until && t > until) return false;
+    if (until && t > until) {
+      pastUntil = true;
+      return false;
+    }
+    if (e.stream === 'stdout' && !a.stdout) return false;
+    if (e.stream === 'stderr' && !a.stderr) return false;
     return true;
   };
   out.begin();
   await pump();
-  let pos = 0;
-  let rest = '';
-  const readNew = async (): Promise<Entry[]> => {
-    const size = (await stat(a.logPath).catch(() => ({ size: 0 }))).size;
-    if (size <= pos) return [];
-    const fh = await open(a.logPath, 'r');
+  if (a.tail === 0 && !a.follow) return;
+  let pos = a.tail > 0 ? await tailOffset(a.logPath, a.tail) : 0;
+  if (a.tail === 0) pos = (await stat(a.logPath).catch(() => ({ size: 0 }))).size;
+  let rest = Buffer.alloc(0);
+  /** drain sends every complete line from pos to the end of the file. */
+  const drain = async (): Promise<void> => {
+    const fh = await open(a.logPath, 'r').catch(() => null);
+    if (!fh) return;
     try {
-      const buf = Buffer.alloc(size - pos);
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      pos += bytesRead;
-      const text = rest + buf.subarray(0, bytesRead).toString('utf8');
-      const end = text.lastIndexOf('\n');
-      rest = text.slice(end + 1);
-      return text
-        .slice(0, end < 0 ? 0 : end)
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => {
+      const buf = Buffer.alloc(CHUNK);
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) return;
+        pos += bytesRead;
+        const data = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+        const end = data.lastIndexOf(10);
+        rest = Buffer.from(end < 0 ? data : data.subarray(end + 1));
+        if (end < 0) continue;
+        for (const line of data.subarray(0, end).toString('utf8').split('\n')) {
+          if (!line) continue;
+          let e: Entry;
           try {
-            return JSON.parse(l) as Entry;
+            e = JSON.parse(line) as Entry;
           } catch {
-            return null;
+            continue;
           }
-        })
-        .filter((e): e is Entry => e !== null);
+          if (want(e)) await out.write(frame(e, a));
+          if (pastUntil || signal.aborted || out.closed.aborted) return;
+        }
+      }
     } finally {
       await fh.close();
     }
   };
-  let entries = (await readNew()).filter(want);
-  if (a.tail >= 0) entries = a.tail === 0 ? [] : entries.slice(-a.tail);
-  for (const e of entries) await out.write(frame(e, a));
+  await drain();
   if (!a.follow) return;
   // Follow: new lines as they come, until the container stops (and its log is drained) or the client goes.
-  while (!signal.aborted && !out.closed.aborted) {
+  while (!signal.aborted && !out.closed.aborted && !pastUntil) {
     const done = finished();
     await pump();
-    for (const e of (await readNew()).filter(want)) await out.write(frame(e, a));
+    await drain();
     if (done) return;
     if (until && nanos(new Date().toISOString()) > until) return;
     await new Promise<void>((resolve) => {

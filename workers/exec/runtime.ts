@@ -308,7 +308,7 @@ export class ContainerRuntime {
     const out = ctx.stdout!;
     out.begin();
     if (a.logs) {
-      const logs = { id: a.id, logPath: a.logPath, follow: false, stdout: a.stdout, stderr: a.stderr, since: '', until: '', timestamps: false, tail: -1, tty: a.tty };
+      const logs = { id: a.id, logPath: a.logPath, follow: false, stdout: a.stdout, stderr: a.stderr, since: '', until: '', timestamps: false, details: false, tail: -1, tty: a.tty };
       await readLogs(logs, out, () => true, ctx.signal, this.logState(a.id).pump);
     }
     if (!a.stream) return { detached: false };

@@ -615,6 +615,7 @@ export class Containers {
       since,
       until,
       timestamps: a.timestamps,
+      details: a.details,
       tail,
       tty: rec.Config.Tty,
     }, { stdoutPort: job.stdout.takePort(), signal: job.signal, from: 'daemon' });

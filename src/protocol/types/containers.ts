@@ -105,6 +105,8 @@ export interface LogsArgs {
   since: string;
   until: string;
   timestamps: boolean;
+  /** Prefix each line with the log's extra attributes (none here: a space, as dockerd). */
+  details: boolean;
   /** -1 = all. */
   tail: number;
   tty: boolean;
@@ -148,6 +150,7 @@ export interface ContainerLogsArgs {
   since: string;
   until: string;
   timestamps: boolean;
+  details: boolean;
   tail: string;
 }
 

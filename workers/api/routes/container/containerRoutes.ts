@@ -102,6 +102,7 @@ export async function getContainersLogs(ctx: RouteContext): Promise<void> {
       since: q.get('since') ?? '',
       until: q.get('until') ?? '',
       timestamps: boolValue(q, 'timestamps'),
+      details: boolValue(q, 'details'),
       tail: q.get('tail') ?? '',
     },
     { signal: ctx.signal },
