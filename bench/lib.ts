@@ -4,10 +4,10 @@
  * anything by itself.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { lstat, readFile, rm } from 'node:fs/promises';
+import { access, constants, lstat, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 
 /** A figure in a table cell: numbers are formatted by the caller, so the table stays dumb. */
 export type Row = Record<string, string>;
@@ -91,6 +91,15 @@ export function tryRun(cmd: string, args: readonly string[], cwd?: string): stri
   } catch {
     return null;
   }
+}
+
+/** which finds an executable in PATH, as the shell would. */
+export async function which(bin: string): Promise<string | null> {
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
+    const p = join(dir, bin);
+    if (await access(p, constants.X_OK).then(() => true, () => false)) return p;
+  }
+  return null;
 }
 
 /** A scenario: a name for the filter, and run(), which prints its tables and returns its figures. */

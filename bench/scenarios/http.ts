@@ -15,9 +15,9 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { access, constants, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cleanups, fmtInt, fmtRatio, fmtUs, get, mean, removeTmp, spawnBerthd, stopChild, table, waitForPing, type Row, type Scenario } from '../lib.js';
+import { cleanups, fmtInt, fmtRatio, fmtUs, get, mean, removeTmp, spawnBerthd, stopChild, table, waitForPing, which, type Row, type Scenario } from '../lib.js';
 
 const run = promisify(execFile);
 
@@ -40,15 +40,6 @@ interface LoadRun {
   p99Us: number;
   /** Non-2xx/3xx answers plus socket errors: a run with errors measured something else. */
   errors: number;
-}
-
-/** which finds an executable in PATH, as the shell would. */
-async function which(bin: string): Promise<string | null> {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    const p = join(dir, bin);
-    if (await access(p, constants.X_OK).then(() => true, () => false)) return p;
-  }
-  return null;
 }
 
 /** freePort asks the kernel for an unused loopback port (closed again before berthd binds it). */
