@@ -274,6 +274,8 @@ export class ContainerRuntime {
 
   private async cleanup(id: string): Promise<void> {
     const live = this.live.get(id);
+    // Nothing of it here (deleted already, or never created): no runc call to pay for.
+    if (!live && !(await stat(this.dir(id)).then(() => true, () => false))) return;
     if (live && !live.exited && live.pid) {
       await this.runc(['kill', id, 'KILL']).catch(() => {});
       await Promise.race([this.waitExit(id), new Promise((r) => setTimeout(r, 5_000))]);

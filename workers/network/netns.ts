@@ -33,8 +33,8 @@ export class Netns {
     if (await stat(path).then(() => true, () => false)) await this.remove(id);
     await writeFile(path, '', { mode: 0o644 });
     try {
-      await run('unshare', [`--net=${path}`, 'true']);
-      await run('nsenter', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+      // One process: unshare binds the new namespace to the file and runs ip inside it.
+      await run('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
     } catch (err) {
       await this.remove(id);
       throw new SystemError(`cannot create the network namespace of ${id}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);

@@ -379,8 +379,11 @@ export class Containers {
 
   /** releaseResources unmounts the root filesystem and removes the network namespace. */
   private async releaseResources(rec: ContainerRecord): Promise<void> {
-    await this.engine.call('netns_remove', { id: rec.ID }).catch((err) => logger.warn(`cannot remove the network namespace of ${rec.ID}: ${toWire(err).message}`));
-    await this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`));
+    // Two actors, independent of each other: at the same time.
+    await Promise.all([
+      this.engine.call('netns_remove', { id: rec.ID }).catch((err) => logger.warn(`cannot remove the network namespace of ${rec.ID}: ${toWire(err).message}`)),
+      this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`)),
+    ]);
   }
 
   // ---- exits --------------------------------------------------------------------------------
