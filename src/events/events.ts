@@ -67,7 +67,8 @@ export class Events {
     const legacy: Record<string, string> = {};
     if (input.Type === 'container' || input.Type === 'image') {
       legacy.status = input.Action;
-      legacy.id = input.Actor.ID;
+      // Go's omitempty: a prune event has no actor, and no "id".
+      if (input.Actor.ID) legacy.id = input.Actor.ID;
       if (attributes.image && input.Type === 'container') legacy.from = attributes.image;
     }
     const body = JSON.stringify({ ...legacy, Type: input.Type, Action: input.Action, Actor: { ID: input.Actor.ID, Attributes: sortKeys(attributes) }, scope: 'local', time });

@@ -53,7 +53,8 @@ const attachRequest = (id: string, query: string) =>
 test.serial('create checks its input with dockerd\'s statuses and messages', async (t) => {
   const cases: Array<[string | undefined, number, string]> = [
     [undefined, 400, 'Config cannot be empty in order to create a container'],
-    ['{}', 400, 'No command specified'],
+    ['{}', 400, 'Config cannot be empty in order to create a container'],
+    ['{"Cmd":[]}', 400, 'No command specified'],
     ['{"Image":"busybox","HostConfig":{"RestartPolicy":{"Name":"sometimes"}}}', 400, "invalid restart policy 'sometimes'"],
     ['{"Image":"busybox","HostConfig":{"AutoRemove":true,"RestartPolicy":{"Name":"always"}}}', 400, "can't create 'AutoRemove' container with restart policy"],
     ['{"Image":"busybox","HostConfig":{"Memory":1024}}', 400, 'Minimum memory limit allowed is 6MB'],

@@ -82,8 +82,8 @@ test.serial('-e, -w, -u, --hostname, --entrypoint and the default environment', 
   t.regex(env, /^PATH=\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin$/m);
   t.notRegex(env, /UNSET_IN_CLIENT/);
   t.is(await ok(['run', '--rm', '-w', '/new/dir', 'busybox', 'pwd']), '/new/dir\n', 'a missing working directory is created');
-  t.is(await ok(['run', '--rm', '-u', 'nobody', 'busybox', 'id']), 'uid=65534(nobody) gid=65534(nogroup)\n');
-  t.is(await ok(['run', '--rm', '-u', '1000:1000', 'busybox', 'id']), 'uid=1000 gid=1000\n');
+  t.is(await ok(['run', '--rm', '-u', 'nobody', 'busybox', 'id']), 'uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n');
+  t.is(await ok(['run', '--rm', '-u', '1000:1000', 'busybox', 'id']), 'uid=1000 gid=1000 groups=1000\n');
   const user = await b.docker(['run', '--rm', '-u', 'nosuchuser', 'busybox', 'id']);
   t.is(user.code, 125);
   t.is(user.stderr, 'docker: Error response from daemon: unable to find user nosuchuser: no matching entries in passwd file' + USAGE);
@@ -104,6 +104,26 @@ test.serial('resources reach the cgroup (v1 here); --shm-size, --read-only, --ne
   t.regex(ro.stderr, /Read-only file system/);
   t.is(await ok(['run', '--rm', 'busybox', 'sh', '-c', 'ls /sys/class/net']), 'lo\n', 'the default (until the bridge lands) is --network none: loopback only');
   t.is(await ok(['run', '--rm', '--network', 'host', 'busybox', 'hostname']), `${(await import('node:os')).hostname()}\n`);
+});
+
+test.serial('capabilities as dockerd: the default set for root, none effective for other users, --cap-add/--cap-drop, --ulimit', async (t) => {
+  const caps = (out: string) => Object.fromEntries(out.trim().split('\n').map((l) => l.split(':\t')));
+  const root = caps(await ok(['run', '--rm', 'busybox', 'grep', 'Cap', '/proc/self/status']));
+  t.deepEqual(root, { CapInh: '0000000000000000', CapPrm: '00000000a80425fb', CapEff: '00000000a80425fb', CapBnd: '00000000a80425fb', CapAmb: '0000000000000000' });
+  const nobody = caps(await ok(['run', '--rm', '-u', 'nobody', 'busybox', 'grep', 'Cap', '/proc/self/status']));
+  t.is(nobody.CapEff, '0000000000000000');
+  t.is(nobody.CapBnd, '00000000a80425fb');
+  // NET_ADMIN is bit 12, MKNOD bit 27.
+  const tweaked = caps(await ok(['run', '--rm', '--cap-add', 'net_admin', '--cap-drop', 'MKNOD', 'busybox', 'grep', 'CapEff', '/proc/self/status']));
+  t.is(tweaked.CapEff, ((0xa80425fbn | (1n << 12n)) & ~(1n << 27n)).toString(16).padStart(16, '0'));
+  t.is(caps(await ok(['run', '--rm', '--cap-drop', 'ALL', 'busybox', 'grep', 'CapEff', '/proc/self/status'])).CapEff, '0000000000000000');
+  const bad = await b.docker(['run', '--rm', '--cap-add', 'BOGUS', 'busybox', 'true']);
+  t.is(bad.code, 125);
+  t.regex(bad.stderr, /unknown capability: "CAP_BOGUS"/);
+  t.is(await ok(['run', '--rm', '--ulimit', 'nofile=1024:2048', 'busybox', 'sh', '-c', 'ulimit -n; ulimit -Hn']), '1024\n2048\n');
+  t.is(await ok(['run', '--rm', '-m', '64m', 'busybox', 'cat', '/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes']), '134217728\n', 'swap: as much again as the memory limit');
+  const ro = await b.docker(['run', '--rm', '--read-only', 'busybox', 'sh', '-c', 'echo x >> /etc/hosts']);
+  t.not(ro.code, 0, '--read-only covers /etc/hosts too');
 });
 
 test.serial('--name: names are unique (409 with dockerd\'s message) and checked', async (t) => {
@@ -301,7 +321,7 @@ test.serial('docker inspect has the fields the CLI and docker-py read', async (t
 
 test.serial('unimplemented options are refused, not ignored', async (t) => {
   const before = await ok(['ps', '-aq']);
-  for (const args of [['-v', '/tmp:/x'], ['-p', '8080:80'], ['--privileged'], ['--cap-add', 'NET_ADMIN'], ['--init']]) {
+  for (const args of [['-v', '/tmp:/x'], ['-p', '8080:80'], ['--privileged'], ['--security-opt', 'seccomp=unconfined'], ['--init']]) {
     const r = await b.docker(['run', '--rm', ...args, 'busybox', 'true']);
     t.is(r.code, 125, args.join(' '));
     t.regex(r.stderr, /berth does not implement/, args.join(' '));

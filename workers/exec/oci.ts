@@ -8,16 +8,11 @@
 import type { RunSpec } from '../../src/protocol/types/containers.js';
 import type { ResolvedUser } from './user.js';
 
-export const DEFAULT_CAPS = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
-];
-
-
 export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown> {
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }];
   if (s.netns) namespaces.push({ type: 'network', path: s.netns });
-  const bind = (destination: string, source: string) => ({ destination, type: 'bind', source, options: ['rbind', 'rprivate'] });
+  // With --read-only, dockerd makes these three read-only too.
+  const bind = (destination: string, source: string) => ({ destination, type: 'bind', source, options: s.readonlyRootfs ? ['rbind', 'ro', 'rprivate'] : ['rbind', 'rprivate'] });
   const mounts = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
@@ -33,7 +28,7 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
   const resources: Record<string, unknown> = {
     devices: [{ allow: false, access: 'rwm' }, ...defaultDeviceRules()],
   };
-  if (s.memory > 0) resources.memory = { limit: s.memory, ...(s.memorySwap !== 0 ? { swap: s.memorySwap > 0 ? s.memorySwap : -1 } : {}) };
+  if (s.memory > 0) resources.memory = { limit: s.memory, ...(s.memorySwap !== 0 ? { swap: s.memorySwap } : {}) };
   const cpu: Record<string, number> = {};
   if (s.cpuShares > 0) cpu.shares = s.cpuShares;
   if (s.nanoCpus > 0) {
@@ -46,15 +41,17 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
   if (Object.keys(cpu).length) resources.cpu = cpu;
   if (s.pidsLimit > 0) resources.pids = { limit: s.pidsLimit };
   return {
-    ociVersion: '1.0.2',
+    ociVersion: '1.0.2-dev',
     process: {
       terminal: s.tty,
       ...(s.tty && s.consoleSize ? { consoleSize: { height: s.consoleSize[0], width: s.consoleSize[1] } } : {}),
-      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       args: s.args,
       env: s.env,
       cwd: s.cwd || '/',
-      capabilities: { bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, inheritable: DEFAULT_CAPS, permitted: DEFAULT_CAPS },
+      // No inheritable set (moby's fix for CVE-2022-24769); a non-root user gets only the bounding set.
+      capabilities: user.uid === 0 ? { bounding: s.capabilities, effective: s.capabilities, permitted: s.capabilities } : { bounding: s.capabilities },
+      ...(s.rlimits.length ? { rlimits: s.rlimits } : {}),
       oomScoreAdj: s.oomScoreAdj,
     },
     root: { path: s.rootfs, readonly: s.readonlyRootfs },
@@ -79,6 +76,7 @@ function defaultDeviceRules() {
     ...(minor !== undefined ? { minor } : {}),
     access,
   });
+  // dockerd's list; runc adds its own defaults (ptys, /dev/net/tun) to it.
   return [
     rule('c', 1, 5, 'rwm'), // /dev/zero
     rule('c', 1, 3, 'rwm'), // /dev/null
@@ -86,9 +84,6 @@ function defaultDeviceRules() {
     rule('c', 1, 8, 'rwm'), // /dev/random
     rule('c', 5, 0, 'rwm'), // /dev/tty
     rule('c', 5, 1, 'rwm'), // /dev/console
-    rule('c', 1, 7, 'rwm'), // /dev/full
-    rule('c', 136, undefined, 'rwm'), // /dev/pts/*
-    rule('c', 5, 2, 'rwm'), // /dev/ptmx
-    rule('c', 10, 200, 'rwm'), // /dev/net/tun
+    { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' }, // /dev/fuse
   ];
 }

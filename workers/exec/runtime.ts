@@ -382,7 +382,11 @@ export class ContainerRuntime {
         if (chunk.length) await send(chunk);
         if (detached) return ended();
       }
-      sock.shutdown(); // the client's stdin ended: so does the container's (stdinOnce)
+      // The client's stdin ended: with StdinOnce the container's does too (and the output goes
+      // on to its exit); otherwise, as dockerd, this attach session ends and the container's
+      // stdin stays open for the next one.
+      if (a.stdinOnce) sock.shutdown();
+      else ended();
     })().catch(() => {});
     ctx.signal.addEventListener('abort', () => ended(), { once: true });
     await done;

@@ -5,7 +5,7 @@
  * symlinked /etc/passwd cannot point berthd at the host's.
  */
 import { readFileSync } from 'node:fs';
-import { InvalidParameterError } from '../../src/errdefs/errors.js';
+import { SystemError } from '../../src/errdefs/errors.js';
 import { resolveInRootSync } from '../../src/fs/rootpath.js';
 
 export interface ResolvedUser {
@@ -40,7 +40,7 @@ export function resolveUser(rootfs: string, spec: string): ResolvedUser {
     name = root?.[0] ?? 'root';
   } else {
     const entry = /^\d+$/.test(userPart) ? passwd.find((p) => p[2] === userPart) : passwd.find((p) => p[0] === userPart);
-    if (!entry && !/^\d+$/.test(userPart)) throw new InvalidParameterError(`unable to find user ${userPart}: no matching entries in passwd file`);
+    if (!entry && !/^\d+$/.test(userPart)) throw new SystemError(`unable to find user ${userPart}: no matching entries in passwd file`);
     uid = entry ? Number(entry[2]) : Number(userPart);
     gid = entry ? Number(entry[3]) : 0;
     home = entry?.[5] || '/';
@@ -50,10 +50,12 @@ export function resolveUser(rootfs: string, spec: string): ResolvedUser {
     if (/^\d+$/.test(groupPart)) gid = Number(groupPart);
     else {
       const g = groups.find((x) => x[0] === groupPart);
-      if (!g) throw new InvalidParameterError(`unable to find group ${groupPart}: no matching entries in group file`);
+      if (!g) throw new SystemError(`unable to find group ${groupPart}: no matching entries in group file`);
       gid = Number(g[2]);
     }
   }
-  const additionalGids = name ? groups.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2])).filter((g) => g !== gid) : [];
-  return { uid, gid, additionalGids, home };
+  // dockerd passes the primary group among the additional ones (`id` shows groups=<gid>), then
+  // the groups of /etc/group that list the user.
+  const member = name ? groups.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2])).filter((g) => g !== gid) : [];
+  return { uid, gid, additionalGids: [gid, ...member], home };
 }

@@ -7,6 +7,7 @@
 import { availableParallelism } from 'node:os';
 import { InvalidParameterError, NotImplementedError } from '../../errdefs/errors.js';
 import { parseSignal } from './signals.js';
+import { effectiveCaps } from './caps.js';
 
 type Doc = Record<string, unknown>;
 
@@ -78,9 +79,9 @@ function obj(o: Doc, key: string): Doc | null {
 const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
   ['Binds', '#6 (volumes)'], ['Mounts', '#6 (volumes)'], ['VolumesFrom', '#6 (volumes)'], ['VolumeDriver', '#6 (volumes)'],
   ['Tmpfs', '#6 (volumes)'], ['PortBindings', '#5 (networking)'], ['PublishAllPorts', '#5 (networking)'], ['Links', '#5 (networking)'],
-  ['Privileged', 'a later issue'], ['CapAdd', 'a later issue'], ['CapDrop', 'a later issue'], ['SecurityOpt', 'a later issue'],
+  ['Privileged', 'a later issue'], ['SecurityOpt', 'a later issue'],
   ['Devices', 'a later issue'], ['DeviceCgroupRules', 'a later issue'], ['DeviceRequests', 'a later issue'], ['Init', 'a later issue'],
-  ['Ulimits', 'a later issue'], ['Sysctls', 'a later issue'], ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
+  ['Sysctls', 'a later issue'], ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
   ['Cgroup', 'a later issue'], ['PidMode', 'a later issue'], ['UTSMode', 'a later issue'], ['UsernsMode', 'a later issue'],
   ['OomKillDisable', 'a later issue'], ['MemoryReservation', 'a later issue'], ['KernelMemory', 'a later issue'],
   ['KernelMemoryTCP', 'a later issue'], ['CpusetCpus', 'a later issue'], ['CpusetMems', 'a later issue'],
@@ -202,7 +203,8 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
   if (autoRemove && rpName !== '' && rpName !== 'no') throw new InvalidParameterError("can't create 'AutoRemove' container with restart policy");
 
   const memory = num(hc, 'Memory');
-  const memorySwap = num(hc, 'MemorySwap');
+  // dockerd: with a memory limit and no swap limit, swap is limited to as much again.
+  const memorySwap = num(hc, 'MemorySwap') || (num(hc, 'Memory') > 0 ? num(hc, 'Memory') * 2 : 0);
   if (memory > 0 && memory < 6 * 1024 * 1024) throw new InvalidParameterError('Minimum memory limit allowed is 6MB');
   if (memory > 0 && memorySwap > 0 && memorySwap < memory) throw new InvalidParameterError('Minimum memoryswap limit should be larger than memory limit, see usage');
   if (memory === 0 && memorySwap > 0) throw new InvalidParameterError('You should always set the Memory limit when using Memoryswap limit, see usage');
@@ -228,6 +230,10 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     if (i <= 0 || i === h.length - 1) throw new InvalidParameterError(`invalid extra host: ${h}`);
   }
   const network = str(hc, 'NetworkMode') || 'default';
+  const capAdd = strings(hc.CapAdd, 'CapAdd');
+  const capDrop = strings(hc.CapDrop, 'CapDrop');
+  effectiveCaps(capAdd ?? [], capDrop ?? []); // checks the names
+  const ulimits = checkUlimits(hc.Ulimits);
   const masked = hc.MaskedPaths === undefined || hc.MaskedPaths === null ? DEFAULT_MASKED_PATHS : strings(hc.MaskedPaths, 'MaskedPaths')!;
   const readonly = hc.ReadonlyPaths === undefined || hc.ReadonlyPaths === null ? DEFAULT_READONLY_PATHS : strings(hc.ReadonlyPaths, 'ReadonlyPaths')!;
 
@@ -241,8 +247,8 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     AutoRemove: autoRemove,
     VolumeDriver: '',
     VolumesFrom: null,
-    CapAdd: null,
-    CapDrop: null,
+    CapAdd: capAdd,
+    CapDrop: capDrop,
     CgroupnsMode: 'host',
     Dns: strings(hc.Dns, 'Dns') ?? [],
     DnsOptions: strings(hc.DnsOptions, 'DnsOptions') ?? [],
@@ -290,7 +296,7 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     MemorySwappiness: null,
     OomKillDisable: false,
     PidsLimit: pids > 0 ? pids : null,
-    Ulimits: [],
+    Ulimits: ulimits,
     CpuCount: 0,
     CpuPercent: 0,
     IOMaximumIOps: 0,
@@ -314,4 +320,20 @@ function checkNetworking(body: Doc, hostConfig: Doc): void {
     const s = (settings ?? {}) as Doc;
     for (const k of Object.keys(s)) if (!isEmpty(s[k])) refuse(`NetworkingConfig.EndpointsConfig.${k}`, '#5 (networking)');
   }
+}
+
+const ULIMITS = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];
+
+/** checkUlimits checks --ulimit entries ({Name, Soft, Hard}) as dockerd's units.ParseUlimit does. */
+function checkUlimits(v: unknown): Array<{ Name: string; Hard: number; Soft: number }> {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new InvalidParameterError('invalid type for field Ulimits: expected an array');
+  return v.map((u: Doc) => {
+    const name = str(u, 'Name');
+    if (!ULIMITS.includes(name)) throw new InvalidParameterError(`invalid ulimit type: ${name}`);
+    const soft = num(u, 'Soft');
+    const hard = num(u, 'Hard');
+    if (soft > hard) throw new InvalidParameterError(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+    return { Name: name, Hard: hard, Soft: soft };
+  });
 }

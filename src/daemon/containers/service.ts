@@ -34,6 +34,7 @@ import { parseTimestamp } from '../../protocol/timestamps.js';
 import { plan } from './config.js';
 import { writeNetFiles } from './files.js';
 import { parseSignal, validSignal } from './signals.js';
+import { effectiveCaps } from './caps.js';
 import { ContainerStore, validName, zeroState, type ContainerRecord } from './store.js';
 import { inspectDoc, select, summary } from './view.js';
 
@@ -186,7 +187,7 @@ export class Containers {
   // ---- create -------------------------------------------------------------------------------
 
   async create(a: CreateArgs): Promise<{ Id: string; Warnings: string[] }> {
-    if (!a.body) throw new InvalidParameterError('Config cannot be empty in order to create a container');
+    if (!a.body || Object.keys(a.body).length === 0) throw new InvalidParameterError('Config cannot be empty in order to create a container');
     if (a.platform && !/^linux(\/|$)/.test(a.platform)) throw new InvalidParameterError(`"${a.platform}": unsupported platform: berth runs linux containers`);
     const imageName = typeof a.body.Image === 'string' ? a.body.Image : '';
     if (!imageName) {
@@ -332,8 +333,7 @@ export class Containers {
     if (created) await this.engine.call('exec_delete', { id: rec.ID }).catch(() => {});
     await this.releaseResources(rec);
     await this.save(rec).catch(() => {});
-    const l = this.rt(rec.ID);
-    for (const w of l.exitWaiters.splice(0)) w();
+    // next-exit waiters go on waiting (dockerd's do: the CLI gives up on them after the start error).
     if (rec.HostConfig.AutoRemove) {
       await this.removeLocked(rec, true).catch((e) => logger.warn(`cannot remove container ${rec.ID}: ${toWire(e).message}`));
     }
@@ -347,7 +347,7 @@ export class Containers {
       id: rec.ID,
       rootfs,
       args: [rec.Path, ...rec.Args],
-      env: withDefaults(c.Env ?? [], c.Hostname, c.Tty),
+      env: processEnv(c.Env ?? [], c.Hostname, c.Tty),
       cwd: c.WorkingDir || '/',
       user: c.User,
       hostname: c.Hostname,
@@ -371,6 +371,8 @@ export class Containers {
       oomScoreAdj: n('OomScoreAdj'),
       maskedPaths: (hc.MaskedPaths as string[]) ?? [],
       readonlyPaths: (hc.ReadonlyPaths as string[]) ?? [],
+      capabilities: effectiveCaps((hc.CapAdd as string[] | null) ?? [], (hc.CapDrop as string[] | null) ?? []),
+      rlimits: ((hc.Ulimits as Array<{ Name: string; Hard: number; Soft: number }> | null) ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, hard: u.Hard, soft: u.Soft })),
       logPath: rec.LogPath,
       labels: c.Labels ?? {},
       consoleSize: Array.isArray(hc.ConsoleSize) && (hc.ConsoleSize as number[])[0] ? [(hc.ConsoleSize as number[])[0]!, (hc.ConsoleSize as number[])[1]!] : null,
@@ -560,7 +562,7 @@ export class Containers {
     const l = this.rt(rec.ID);
     const out = job.stdout.stream!;
     out.begin();
-    // dockerd reports a failed start's error to not-running and next-exit waiters, not to removed ones.
+    // A failed start's error goes to not-running waiters (the container never ran), not removed ones.
     const result = (): WaitResult => ({ Error: condition !== 'removed' && rec.State.Error ? { Message: rec.State.Error } : null, StatusCode: rec.State.ExitCode });
     let answer: WaitResult;
     if (condition === 'not-running' && !rec.State.Running) answer = result();
@@ -594,6 +596,7 @@ export class Containers {
       logPath: rec.LogPath || join(this.store.dir(rec.ID), `${rec.ID}-json.log`),
       stream: a.stream,
       stdin: a.stdin && rec.Config.OpenStdin,
+      stdinOnce: rec.Config.StdinOnce,
       stdout: a.stdout,
       stderr: a.stderr,
       tty: rec.Config.Tty,
@@ -629,6 +632,7 @@ export class Containers {
     const rec = this.store.get(name);
     if (!rec.State.Running) throw new ConflictError(`Container ${rec.ID} is not running`);
     await this.engine.call('exec_resize', { id: rec.ID, height, width });
+    this.publish(rec, 'resize', { height: String(height), width: String(width) });
   }
 
   // ---- remove, rename, prune ----------------------------------------------------------------
@@ -679,7 +683,7 @@ export class Containers {
     const rec = this.store.get(oldName);
     let name: string;
     try {
-      name = validName(newName);
+      name = validName(newName.startsWith('/') ? newName : `/${newName}`);
     } catch (err) {
       throw withContext(err, 'Error when allocating new name: ');
     }
@@ -817,15 +821,22 @@ function startExitCode(rec: ContainerRecord, msg: string): number {
   return 128;
 }
 
-/** The environment dockerd gives every container: PATH if the image has none, HOSTNAME, TERM for a tty. */
-function withDefaults(env: string[], hostname: string, tty: boolean): string[] {
-  const keys = new Set(env.map((e) => e.split('=')[0]));
-  const out = [...env];
-  if (!keys.has('PATH')) out.push('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-  if (!keys.has('HOSTNAME')) out.unshift(`HOSTNAME=${hostname}`);
-  if (tty && !keys.has('TERM')) out.push('TERM=xterm');
-  // An entry without "=" (`-e NAME` with NAME unset in the client) is not passed on.
-  return out.filter((e) => e.includes('='));
+/**
+ * The process environment as dockerd builds it: PATH, HOSTNAME, TERM (a tty), then the
+ * container's Env, each of which replaces an earlier variable of its name in place.
+ */
+function processEnv(env: string[], hostname: string, tty: boolean): string[] {
+  const out = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', `HOSTNAME=${hostname}`];
+  if (tty) out.push('TERM=xterm');
+  for (const e of env) {
+    // An entry without "=" (`-e NAME` with NAME unset in the client) is not passed on.
+    if (!e.includes('=')) continue;
+    const key = e.slice(0, e.indexOf('='));
+    const at = out.findIndex((x) => x.slice(0, x.indexOf('=')) === key);
+    if (at >= 0) out[at] = e;
+    else out.push(e);
+  }
+  return out;
 }
 
 /** parseDetachKeys reads dockerd's detach-keys ("ctrl-p,ctrl-q", "a", "ctrl-@") into bytes. */

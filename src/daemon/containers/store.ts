@@ -76,7 +76,7 @@ export class ContainerStore {
     const { HostConfig, ...rest } = rec;
     await mkdir(this.dir(rec.ID), { recursive: true, mode: 0o710 });
     await atomicWriteFile(join(this.dir(rec.ID), 'config.v2.json'), JSON.stringify(rest), 0o600);
-    await atomicWriteFile(join(this.dir(rec.ID), 'hostconfig.json'), JSON.stringify(HostConfig), 0o600);
+    await atomicWriteFile(join(this.dir(rec.ID), 'hostconfig.json'), JSON.stringify(HostConfig), 0o644);
   }
 
   /** reserve claims a name for an ID (409 with dockerd's message when taken). */
@@ -113,7 +113,7 @@ export class ContainerStore {
     if (direct) return direct;
     if (/^[0-9a-f]+$/.test(ref)) {
       const hits = [...this.byId.keys()].filter((id) => id.startsWith(ref));
-      if (hits.length > 1) throw new SystemError(`multiple IDs found with provided prefix: ${ref}`);
+      if (hits.length > 1) throw new SystemError(`Multiple IDs found with provided prefix: ${ref}`);
       if (hits.length === 1) return this.byId.get(hits[0]!)!;
     }
     throw new NotFoundError(`No such container: ${ref}`);

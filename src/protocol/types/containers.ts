@@ -54,6 +54,9 @@ export interface RunSpec {
   oomScoreAdj: number;
   maskedPaths: string[];
   readonlyPaths: string[];
+  /** The capabilities of the process (CAP_ names), --cap-add/--cap-drop applied. */
+  capabilities: string[];
+  rlimits: Array<{ type: string; hard: number; soft: number }>;
   /** Where the json-file log lives (data root). */
   logPath: string;
   labels: Record<string, string>;
@@ -88,6 +91,8 @@ export interface AttachArgs {
   /** Relay the live streams (attach?stream=1). */
   stream: boolean;
   stdin: boolean;
+  /** The container's stdin closes with the client's (else the client's end only ends this attach). */
+  stdinOnce: boolean;
   stdout: boolean;
   stderr: boolean;
   tty: boolean;

@@ -66,7 +66,9 @@ export function pendingRoutes(r: Router): void {
     });
   }
   for (const [method, path, issue] of PENDING) {
-    r.add(method, path, async () => {
+    r.add(method, path, async (ctx) => {
+      // A container that does not exist is that first (`docker diff nosuch`: "No such container").
+      if (path.startsWith('/containers/{id}/')) await ctx.engine.job('container_inspect', { name: ctx.vars.id ?? '', size: false });
       throw new NotImplementedError(`berth does not implement ${method} ${path} yet (planned: ${issue})`);
     });
   }

@@ -14,21 +14,15 @@ export interface ContainerRouteDeps {
 }
 
 function noContent(ctx: RouteContext, status = 204): void {
-  ctx.res.writeHead(status);
+  // A 200 without a body still says so (else Node would send it chunked).
+  ctx.res.writeHead(status, status === 200 ? { 'Content-Length': 0 } : {});
   ctx.res.end();
 }
 
 export async function getContainersJSON(ctx: RouteContext): Promise<void> {
   const q = ctx.query;
-  // The old `before`/`since` parameters are filters by another name.
-  let filters = q.get('filters') ?? undefined;
-  for (const key of ['before', 'since']) {
-    const v = q.get(key);
-    if (!v) continue;
-    const doc = filters ? (JSON.parse(filters) as Record<string, unknown>) : {};
-    doc[key] = { [v]: true };
-    filters = JSON.stringify(doc);
-  }
+  // (The old `before`/`since` parameters are ignored, as dockerd 20.10 ignores them.)
+  const filters = q.get('filters') ?? undefined;
   const list = await ctx.engine.job('container_list', { all: boolValue(q, 'all'), limit: intValue(q, 'limit', 0), size: boolValue(q, 'size'), filters }, { signal: ctx.signal });
   writeJson(ctx.res, 200, list);
 }
