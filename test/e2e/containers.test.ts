@@ -214,6 +214,21 @@ test.serial('the json-file log is written as dockerd writes it: Go escaping, tri
   await ok(['rm', id]);
 });
 
+test.serial('log entries are whole lines as dockerd cuts them: partial writes joined, 16 KiB at most, the unfinished line at the end', async (t) => {
+  const id = (await ok(['run', '-d', 'busybox', 'sh', '-c', 'printf abc; sleep 0.3; echo def; head -c 20000 /dev/zero | tr "\\0" a; echo; printf xyz; echo two >&2'])).trim();
+  await ok(['wait', id]);
+  const entries = readFileSync((await inspect(id)).LogPath, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { log: string; stream: string; time: string });
+  t.deepEqual(entries.map((e) => [e.log.length > 20 ? `${e.log[0]}×${e.log.length}` : e.log, e.stream]), [
+    ['abcdef\n', 'stdout'],
+    ['a×16384', 'stdout'],
+    ['a×3617', 'stdout'],
+    ['two\n', 'stderr'],
+    ['xyz', 'stdout'],
+  ]);
+  t.is(entries[1]!.time, entries[2]!.time, 'the pieces of one line share its time');
+  await ok(['rm', id]);
+});
+
 test.serial('docker kill is 137; kill of a stopped container is 409; a bad signal is 400', async (t) => {
   await ok(['run', '-d', '--name', 'victim', 'busybox', 'sleep', '300']);
   const bad = await b.docker(['kill', '-s', 'BOGUS', 'victim']);

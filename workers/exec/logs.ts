@@ -53,10 +53,27 @@ export function goString(s: string): string {
   return out + '"';
 }
 
+/** dockerd's json-file copier cuts a line that has no end at this many bytes. */
+const MAX_ENTRY = 16 * 1024;
+
+interface Pending {
+  data: Buffer;
+  /** The time of its first part (dockerd's entry has its first byte's time). */
+  time: string;
+  /** Where its first part starts in conmon's log. */
+  at: number;
+}
+
 export class LogConverter {
   private busy: Promise<void> = Promise.resolve();
   private watcher: FSWatcher | null = null;
-  private rest = '';
+  /**
+   * Partial lines (conmon's "P" records, at most 8 KiB each), joined into dockerd's entries:
+   * a whole line, or 16 KiB of one, or what is left when the stream ends.
+   */
+  private readonly pending = new Map<string, Pending>();
+  /** How far this process has read (the offset file may be behind it: see pass). */
+  private pos: number | null = null;
 
   constructor(
     private readonly source: string,
@@ -74,6 +91,28 @@ export class LogConverter {
     return this.busy;
   }
 
+  private entry(data: Buffer, stream: string, time: string): string {
+    return `{"log":${goString(data.toString('utf8'))},"stream":"${stream}","time":"${trimFraction(time)}"}\n`;
+  }
+
+  /** add takes one conmon record and returns the json-file entries it completes. */
+  private add(stream: string, flag: string, text: Buffer, time: string, at: number): string {
+    let out = '';
+    const p = this.pending.get(stream) ?? { data: Buffer.alloc(0), time, at };
+    let data = Buffer.concat([p.data, text, flag === 'F' ? NEWLINE : EMPTY]);
+    while (data.length > MAX_ENTRY || (data.length === MAX_ENTRY && flag === 'P')) {
+      out += this.entry(data.subarray(0, MAX_ENTRY), stream, p.time);
+      data = data.subarray(MAX_ENTRY);
+    }
+    if (flag === 'F') {
+      if (data.length) out += this.entry(data, stream, p.time);
+      this.pending.delete(stream);
+    } else {
+      this.pending.set(stream, { data: Buffer.from(data), time: p.time, at: p.at });
+    }
+    return out;
+  }
+
   private async pass(): Promise<void> {
     let fh;
     try {
@@ -82,26 +121,38 @@ export class LogConverter {
       return; // no log yet
     }
     try {
-      let pos = await this.offset();
+      let pos = this.pos ?? (await this.offset());
       const size = (await fh.stat()).size;
       if (size < pos) pos = 0; // conmon rotated the file
       while (pos < size) {
         const buf = Buffer.alloc(Math.min(size - pos, 1 << 20));
         const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
         if (bytesRead === 0) break;
-        // Cut at the last newline byte (not character: invalid UTF-8 decodes to longer U+FFFD).
-        const end = buf.subarray(0, bytesRead).lastIndexOf(10);
-        if (end < 0) break; // a line still being written
-        const lines = buf.subarray(0, end).toString('utf8').split('\n');
         let out = '';
-        for (const line of lines) {
-          const m = /^(\S+) (stdout|stderr) ([FP]) ?(.*)$/s.exec(line);
-          if (!m) continue;
-          out += `{"log":${goString(m[4]! + (m[3] === 'F' ? '\n' : ''))},"stream":"${m[2]}","time":"${trimFraction(k8sTime(m[1]!))}"}\n`;
+        let at = 0;
+        for (;;) {
+          const nl = buf.indexOf(10, at);
+          if (nl < 0 || nl >= bytesRead) break; // the rest is a record still being written
+          const line = buf.subarray(at, nl);
+          // "<time> <stream> <F|P> <text>": split on the first three spaces, text as bytes.
+          const s1 = line.indexOf(32);
+          const s2 = line.indexOf(32, s1 + 1);
+          const s3 = line.indexOf(32, s2 + 1);
+          const stream = s1 > 0 && s2 > 0 ? line.subarray(s1 + 1, s2).toString() : '';
+          const flag = s2 > 0 ? line.subarray(s2 + 1, s2 + 2).toString() : '';
+          if ((stream === 'stdout' || stream === 'stderr') && (flag === 'F' || flag === 'P')) {
+            const text = s3 > 0 ? line.subarray(s3 + 1) : EMPTY;
+            out += this.add(stream, flag, text, k8sTime(line.subarray(0, s1).toString()), pos + at);
+          }
+          at = nl + 1;
         }
+        if (at === 0) break;
         if (out) await appendFile(this.target, out, { mode: 0o640 });
-        pos += end + 1;
-        await writeFile(this.offsetFile, String(pos));
+        pos += at;
+        // A crash must not lose a pending partial line: the offset stays before its first part
+        // (re-reading from there may repeat a few entries of the other stream, never drop one).
+        this.pos = pos;
+        await writeFile(this.offsetFile, String(Math.min(pos, ...[...this.pending.values()].map((p) => p.at))));
       }
     } finally {
       await fh.close();
@@ -129,12 +180,24 @@ export class LogConverter {
     void this.pump();
   }
 
+  /** stop converts the rest, and writes out partial lines: the stream has ended. */
   async stop(): Promise<void> {
     this.watcher?.close();
     this.watcher = null;
     await this.pump();
+    this.busy = this.busy.then(async () => {
+      let out = '';
+      for (const [stream, p] of this.pending) if (p.data.length) out += this.entry(p.data, stream, p.time);
+      this.pending.clear();
+      if (out) await appendFile(this.target, out, { mode: 0o640 });
+      if (this.pos !== null) await writeFile(this.offsetFile, String(this.pos));
+    });
+    await this.busy;
   }
 }
+
+const NEWLINE = Buffer.from('\n');
+const EMPTY = Buffer.alloc(0);
 
 interface Entry {
   log: string;
