@@ -6,11 +6,12 @@
  * The suite ends by checking that nothing is left: no mount, conmon, runc state or bundle.
  */
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
 import { importBusybox, inPty, leftovers } from '../helpers/containers.js';
-import { removeDir } from '../helpers/images.js';
+import { busyboxRootfs, diskState, removeDir } from '../helpers/images.js';
 
 let b: Berthd;
 let work: string;
@@ -301,6 +302,30 @@ test.serial('docker rm: 409 while running, -f kills and removes; rename; contain
   t.regex(all, new RegExp(k));
   t.notRegex(all, new RegExp(running), 'prune keeps running containers');
   await ok(['rm', '-f', running]);
+});
+
+test.serial('an image in use by a container: rmi refuses, rmi -f of a stopped one\'s image keeps its layers until the container goes', async (t) => {
+  // An image of its own layer (busybox plus a file), so that its layers are its alone.
+  const dir = join(work, 'own');
+  mkdirSync(dir);
+  const root = busyboxRootfs(dir);
+  writeFileSync(join(root, 'marker'), 'own layer\n');
+  execFileSync('tar', ['-C', root, '--numeric-owner', '-cf', join(dir, 'own.tar'), '.']);
+  const imageId = (await ok(['import', '--change', 'CMD ["sh"]', join(dir, 'own.tar'), 'own:1'])).trim();
+  const before = diskState(b.dataRoot).layers.length;
+  const stopped = (await ok(['create', '--name', 'user1', 'own:1', 'cat', '/marker'])).trim();
+  const rmi = await b.docker(['rmi', 'own:1']);
+  t.is(rmi.stderr, `Error response from daemon: conflict: unable to remove repository reference "own:1" (must force) - container ${stopped.slice(0, 12)} is using its referenced image ${imageId.slice(7, 19)}\n`);
+  const running = (await ok(['run', '-d', 'own:1', 'sleep', '300'])).trim();
+  const forced = await b.docker(['rmi', '-f', imageId]);
+  t.regex(forced.stderr, new RegExp(`image is being used by running container ${running.slice(0, 12)}`));
+  await ok(['rm', '-f', running]);
+  // -f with only a stopped user: the image goes, its layers stay while the container needs them.
+  t.is(await ok(['rmi', '-f', 'own:1']), `Untagged: own:1\nDeleted: ${imageId}\n`);
+  t.is(diskState(b.dataRoot).layers.length, before);
+  t.is(await ok(['start', '-a', 'user1']), 'own layer\n');
+  await ok(['rm', 'user1']);
+  t.is(diskState(b.dataRoot).layers.length, before - 1, 'the last user gone, the layer goes');
 });
 
 test.serial('docker inspect has the fields the CLI and docker-py read', async (t) => {

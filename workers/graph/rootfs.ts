@@ -95,11 +95,14 @@ export class Rootfs {
 
   async remove(id: string): Promise<void> {
     const mountId = await this.mountID(id).catch(() => null);
+    const parent = (await readFile(join(this.dir(id), 'parent'), 'utf8').catch(() => '')).trim();
     if (mountId) {
       await this.unmount(id);
       await this.driver.purge(mountId);
     }
     await rm(this.dir(id), { recursive: true, force: true });
+    // Its image may have been deleted (rmi -f) while it lived: the layers go with it now.
+    if (parent) await this.s.releaseChain(parent);
   }
 
   /** changes, for `docker diff` (#6) and the size of the writable layer. */

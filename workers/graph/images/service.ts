@@ -185,11 +185,7 @@ export class ImageService {
    * chainIDs and the bytes freed.
    */
   async releaseLayers(img: ImageRecord): Promise<{ removed: string[]; bytes: number }> {
-    const used = new Set<string>();
-    for (const other of this.images.list()) {
-      if (other.id === img.id) continue;
-      for (const c of chainIDs(other.config.rootfs?.diff_ids ?? [])) used.add(c);
-    }
+    const used = await this.usedChains(img.id);
     const removed: string[] = [];
     let bytes = 0;
     for (const c of chainIDs(img.config.rootfs?.diff_ids ?? []).reverse()) {
@@ -200,5 +196,32 @@ export class ImageService {
       bytes += layer.size;
     }
     return { removed, bytes };
+  }
+
+  /** The chainIDs something still needs: other images' chains, and containers' parents. */
+  private async usedChains(exceptImage: string | null): Promise<Set<string>> {
+    const used = new Set<string>();
+    for (const other of this.images.list()) {
+      if (other.id === exceptImage) continue;
+      for (const c of chainIDs(other.config.rootfs?.diff_ids ?? [])) used.add(c);
+    }
+    for (const p of await this.layers.mountParents()) used.add(p);
+    return used;
+  }
+
+  /**
+   * releaseChain removes, top down from `top`, the layers nothing uses any more: a container
+   * removed after its image was force-deleted takes the image's layers with it, as dockerd's
+   * reference counts do.
+   */
+  async releaseChain(top: string): Promise<void> {
+    const used = await this.usedChains(null);
+    let c: string | null = top;
+    while (c) {
+      const layer = this.layers.get(c);
+      if (!layer || used.has(c) || this.layers.hasChildren(c)) return;
+      await this.layers.remove(c);
+      c = layer.parent;
+    }
   }
 }
