@@ -91,9 +91,13 @@ test('an unknown path or method is 404 {"message":"page not found"}, Content-Typ
 });
 
 test('endpoints berth does not serve yet say so with 501, not 404; swarm answers as dockerd outside swarm', async (t) => {
+  const vol = await shared.request('POST', '/v1.41/volumes/create', { body: '{"Name":"v"}', headers: json });
+  t.is(vol.status, 501);
+  t.regex(vol.json<{ message: string }>().message, /^berth does not implement POST \/volumes\/create yet/);
+  // On a container that does not exist, "no such container" comes first.
   const exec = await shared.request('POST', '/v1.41/containers/x/exec', { body: '{"Cmd":["true"]}', headers: json });
-  t.is(exec.status, 501);
-  t.regex(exec.json<{ message: string }>().message, /^berth does not implement POST \/containers\/\{id\}\/exec yet/);
+  t.is(exec.status, 404);
+  t.deepEqual(exec.json(), { message: 'No such container: x' });
   // Lookups of kinds berth has none of are "not found", so `docker inspect NAME` can go on to the next kind.
   const net = await shared.request('GET', '/v1.41/networks/nosuch');
   t.is(net.status, 404);
