@@ -105,6 +105,8 @@ test.serial('resources reach the cgroup (v1 here); --shm-size, --read-only, --ne
   t.regex(ro.stderr, /Read-only file system/);
   t.is(await ok(['run', '--rm', 'busybox', 'sh', '-c', 'ls /sys/class/net']), 'lo\n', 'the default (until the bridge lands) is --network none: loopback only');
   t.is(await ok(['run', '--rm', '--network', 'host', 'busybox', 'hostname']), `${(await import('node:os')).hostname()}\n`);
+  // dockerd's sysctls in a namespace of the container's own: any user may bind port 80.
+  t.regex(await ok(['run', '--rm', '-u', 'nobody', 'busybox', 'sh', '-c', 'nc -l -p 80 & sleep 0.3; netstat -ltn; kill %1']), /:80\s/);
 });
 
 test.serial('capabilities as dockerd: the default set for root, none effective for other users, --cap-add/--cap-drop, --ulimit', async (t) => {
