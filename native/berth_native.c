@@ -12,11 +12,21 @@
  * with uv_poll on the calling thread's own loop: every packet arrives whole as a Buffer
  * (onPacket(buf), then onPacket(null) at the end), sends never block (send returns -1 when
  * the socket is full; onWritable says when to try again), shutdown() half-closes, close() ends.
+ * socketInNetns(nsPath, tcp, ip, port): a socket bound (and, for TCP, listening) inside
+ * another network namespace — the embedded DNS server's, at 127.0.0.11 in a container's. The
+ * calling thread enters the namespace with setns(2) (which is per thread), makes the socket,
+ * and returns to its own before anything else runs on it; the socket stays in the namespace it
+ * was made in. Node adopts the fd (dgram bind({fd}), net listen({fd})).
  * Errors are thrown as Error with `code` set to the errno name (as Node's own fs errors).
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <node_api.h>
 #include <uv.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -45,6 +55,8 @@ static const char *errno_name(int err) {
     case EROFS: return "EROFS";
     case EDQUOT: return "EDQUOT";
     case ECONNREFUSED: return "ECONNREFUSED";
+    case EADDRINUSE: return "EADDRINUSE";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
     default: return "EIO";
   }
 }
@@ -377,6 +389,59 @@ static napi_value js_seqpacket_open(napi_env env, napi_callback_info info) {
   return obj;
 }
 
+static napi_value js_socket_in_netns(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char ns[4096], ip[64];
+  if (argc < 4 || get_path(env, argv[0], ns, sizeof ns) < 0 || get_path(env, argv[2], ip, sizeof ip) < 0) return NULL;
+  bool tcp = false;
+  int32_t port = 0;
+  napi_get_value_bool(env, argv[1], &tcp);
+  napi_get_value_int32(env, argv[3], &port);
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, ip, &addr.sin_addr) != 1) {
+    napi_throw_type_error(env, NULL, "expected an IPv4 address");
+    return NULL;
+  }
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return throw_errno(env, "open /proc/thread-self/ns/net", errno);
+  int target = open(ns, O_RDONLY | O_CLOEXEC);
+  if (target < 0) {
+    int e = errno;
+    close(self);
+    return throw_errno(env, ns, e);
+  }
+  if (setns(target, CLONE_NEWNET) < 0) {
+    int e = errno;
+    close(self);
+    close(target);
+    return throw_errno(env, "setns", e);
+  }
+  int fd = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int err = fd < 0 ? errno : 0;
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0 || (tcp && listen(fd, 64) < 0)) {
+      err = errno;
+      close(fd);
+      fd = -1;
+    }
+  }
+  /* Back to this thread's own namespace whatever happened: nothing else may run in the other. */
+  if (setns(self, CLONE_NEWNET) < 0) abort();
+  close(self);
+  close(target);
+  if (fd < 0) return throw_errno(env, "socket in the namespace", err);
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -390,6 +455,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "lgetxattr", js_lgetxattr);
   export_fn(env, exports, "llistxattr", js_llistxattr);
   export_fn(env, exports, "seqpacketOpen", js_seqpacket_open);
+  export_fn(env, exports, "socketInNetns", js_socket_in_netns);
   return exports;
 }
 

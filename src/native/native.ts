@@ -21,6 +21,11 @@ export interface BerthNative {
    * loop: onPacket gets each packet whole, then null at the end.
    */
   seqpacketOpen(path: string, onPacket: (packet: Buffer | null) => void, onWritable: () => void): SeqpacketHandle;
+  /**
+   * A socket bound to ip:port (port 0: any) inside the network namespace at nsPath — listening
+   * if tcp — returned as an fd for dgram's bind({fd}) or net's listen({fd}).
+   */
+  socketInNetns(nsPath: string, tcp: boolean, ip: string, port: number): number;
 }
 
 export interface SeqpacketHandle {
