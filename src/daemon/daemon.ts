@@ -124,6 +124,8 @@ export class Daemon {
       container_rename: async ({ name, newName }) => c.rename(name, newName),
       container_resize: async ({ name, height, width }) => c.resize(name, height, width),
       container_prune: async ({ filters }) => c.prune(filters),
+      container_connect: async ({ network, container, aliases, ipv4 }) => c.connect(network, container, aliases, ipv4),
+      container_disconnect: async ({ network, container, force }) => c.disconnect(network, container, force),
       version: async () => versionInfo(this.exec),
       info: async () =>
         systemInfo({

@@ -47,6 +47,7 @@ import type {
   StopArgs,
   WaitCondition,
 } from './types/containers.js';
+import type { AttachArgs as NetAttachArgs, AttachResult, NetworkCreateArgs, NetworkDoc, NetworksPruneReport, PortMap, PublishArgs } from './types/networks.js';
 import type { DeleteItem, HistoryItem, ImageSummary, ImagesUsage, ImageUsers, ImportArgs, PruneReport } from './types/images.js';
 
 /** Who can own a job: the engine and the daemon live on the main thread, the rest are workers. */
@@ -112,6 +113,9 @@ export const JOBS = {
   container_rename: job<{ name: string; newName: string }, void>()('daemon'),
   container_resize: job<{ name: string; height: number; width: number }, void>()('daemon'),
   container_prune: job<{ filters?: string }, ContainersPruneReport>()('daemon', { timeoutMs: 0 }),
+  /** docker network connect/disconnect: the container's record changes, and a running one's interfaces. */
+  container_connect: job<{ network: string; container: string; aliases: string[]; ipv4: string }, void>()('daemon'),
+  container_disconnect: job<{ network: string; container: string; force: boolean }, void>()('daemon'),
 
   // api actor (seed §5.4.2, §5.7)
   serveapi: job<ServeApiArgs, { listening: string[] }>()('api', { replay: true }),
@@ -124,6 +128,20 @@ export const JOBS = {
   /** A container's network namespace: a new one ('none'), or the host's (null path). */
   netns_create: job<{ id: string; mode: string }, { path: string | null }>()('network'),
   netns_remove: job<{ id: string }, void>()('network'),
+  network_list: job<{ filters?: string }, NetworkDoc[]>()('network'),
+  network_inspect: job<{ name: string }, NetworkDoc>()('network'),
+  network_create: job<NetworkCreateArgs, { Id: string; Warning: string }>()('network'),
+  network_remove: job<{ name: string }, void>()('network'),
+  network_prune: job<{ filters?: string }, NetworksPruneReport>()('network'),
+  /** A container's interface on a network (the seed's allocate_interface): veth, address, MAC. */
+  allocate_interface: job<NetAttachArgs, AttachResult>()('network'),
+  release_interface: job<{ containerId: string; network: string }, void>()('network'),
+  /** Its published ports on that network (the seed's allocate_port). */
+  allocate_port: job<PublishArgs, PortMap>()('network'),
+  /** The containers the network actor has endpoints for (the daemon releases those not running). */
+  network_endpoints: job<Empty, Array<{ containerId: string; networkId: string }>>()('network'),
+  /** A clean stop (no --live-restore): remove every bridge, veth and rule berth made. */
+  network_teardown: job<Empty, void>()('network'),
 
   // graph actor
   init_graphdriver: job<GraphDriverConfig, GraphStatus>()('graph', { replay: true }),

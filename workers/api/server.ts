@@ -21,6 +21,7 @@ import { API_VERSION, MIN_API_VERSION, compareVersions } from '../../src/protoco
 import { systemRoutes } from './routes/system/system.js';
 import { imageRoutes } from './routes/image/image.js';
 import { containerRoutes } from './routes/container/container.js';
+import { networkRoutes } from './routes/network/network.js';
 import { debugRoutes } from './routes/debug/debug.js';
 import { pendingRoutes } from './routes/pending.js';
 
@@ -123,6 +124,7 @@ export class ApiServer {
     systemRoutes(r, { version: () => this.version() });
     imageRoutes(r);
     containerRoutes(r, { maxJsonBody: args.maxJsonBody });
+    networkRoutes(r, { maxJsonBody: args.maxJsonBody });
     if (args.failpoints) debugRoutes(r, { maxJsonBody: args.maxJsonBody });
     pendingRoutes(r);
     return r;

@@ -14,6 +14,6 @@ import type { NetworkStatus } from '../../src/protocol/types/system.js';
 export interface NetworkDriver {
   readonly name: string;
   /** init checks the host against the config and prepares what the driver owns. */
-  init(config: NetworkDriverConfig): Promise<NetworkStatus>;
+  init(config: NetworkDriverConfig, bridge: string): Promise<NetworkStatus>;
   status(): Promise<NetworkStatus>;
 }

@@ -78,7 +78,7 @@ function obj(o: Doc, key: string): Doc | null {
  */
 const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
   ['Binds', '#6 (volumes)'], ['Mounts', '#6 (volumes)'], ['VolumesFrom', '#6 (volumes)'], ['VolumeDriver', '#6 (volumes)'],
-  ['Tmpfs', '#6 (volumes)'], ['PortBindings', '#5 (networking)'], ['PublishAllPorts', '#5 (networking)'], ['Links', '#5 (networking)'],
+  ['Tmpfs', '#6 (volumes)'], ['Links', 'a later issue'],
   ['Privileged', 'a later issue'], ['SecurityOpt', 'a later issue'],
   ['Devices', 'a later issue'], ['DeviceCgroupRules', 'a later issue'], ['DeviceRequests', 'a later issue'], ['Init', 'a later issue'],
   ['Sysctls', 'a later issue'], ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
@@ -101,6 +101,15 @@ export interface CreatePlan {
   hostConfig: Doc;
   path: string;
   args: string[];
+  /** The network the container joins at start, with its endpoint settings from the request. */
+  endpoint: EndpointRequest | null;
+}
+
+export interface EndpointRequest {
+  /** As the user named it: "bridge" for the default, a user network's name or ID. */
+  network: string;
+  aliases: string[];
+  ipv4: string;
 }
 
 /**
@@ -110,7 +119,7 @@ export interface CreatePlan {
 export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: string): CreatePlan {
   const hc = obj(body, 'HostConfig') ?? {};
   const hostConfig = normalizeHostConfig(hc, defaultRuntime);
-  checkNetworking(body, hostConfig);
+  const endpoint = checkNetworking(body, hostConfig);
 
   const img = image.Config ?? {};
   const userEnv = strings(body.Env, 'Env');
@@ -145,7 +154,7 @@ export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: 
   if (health && !(Array.isArray(health.Test) && health.Test[0] === 'NONE') && !isEmpty(health.Test)) {
     throw new NotImplementedError('berth does not implement health checks yet (planned: #6)');
   }
-  if (str(body, 'MacAddress')) throw new NotImplementedError('berth does not implement MacAddress yet (planned: #5)');
+  if (str(body, 'MacAddress')) throw new NotImplementedError('berth does not implement MacAddress yet (planned: a later issue)');
 
   const config: ContainerConfig = {
     Hostname: str(body, 'Hostname'),
@@ -170,7 +179,10 @@ export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: 
     ...(body.StopTimeout !== undefined && body.StopTimeout !== null ? { StopTimeout: num(body, 'StopTimeout') } : {}),
   };
   if (body.NetworkDisabled === true) hostConfig.NetworkMode = 'none';
-  return { config, hostConfig, path: argv[0]!, args: argv.slice(1) };
+  // Published ports are exposed ones too (dockerd adds them to ExposedPorts).
+  const bound = Object.keys(hostConfig.PortBindings as Doc);
+  if (bound.length) config.ExposedPorts = { ...((config.ExposedPorts as Doc | undefined) ?? {}), ...Object.fromEntries(bound.map((k) => [k, {}])) };
+  return { config, hostConfig, path: argv[0]!, args: argv.slice(1), endpoint };
 }
 
 const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
@@ -242,7 +254,7 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     ContainerIDFile: str(hc, 'ContainerIDFile'),
     LogConfig: { Type: logType, Config: {} },
     NetworkMode: network,
-    PortBindings: {},
+    PortBindings: portBindings(hc.PortBindings),
     RestartPolicy: { Name: rpName || 'no', MaximumRetryCount: retries },
     AutoRemove: autoRemove,
     VolumeDriver: '',
@@ -261,7 +273,7 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     OomScoreAdj: oom,
     PidMode: '',
     Privileged: false,
-    PublishAllPorts: false,
+    PublishAllPorts: bool(hc, 'PublishAllPorts'),
     ReadonlyRootfs: bool(hc, 'ReadonlyRootfs'),
     SecurityOpt: null,
     UTSMode: '',
@@ -306,20 +318,62 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
   };
 }
 
-/** Network modes this issue runs; the default bridge arrives with #5 (until then: none). */
-function checkNetworking(body: Doc, hostConfig: Doc): void {
+/**
+ * checkNetworking checks the network mode against the rest, as dockerd's create does, and
+ * returns the network the container joins (null for none, host, container:<id>).
+ */
+function checkNetworking(body: Doc, hostConfig: Doc): EndpointRequest | null {
   const mode = hostConfig.NetworkMode as string;
-  if (!['default', 'bridge', 'none', 'host'].includes(mode)) {
-    if (mode.startsWith('container:')) refuse(`NetworkMode "${mode}"`, 'a later issue');
-    refuse(`NetworkMode "${mode}" (user-defined networks)`, '#5 (networking)');
-  }
   const nc = obj(body, 'NetworkingConfig');
-  const endpoints = nc ? obj(nc, 'EndpointsConfig') : null;
-  for (const [name, settings] of Object.entries(endpoints ?? {})) {
-    if (name !== mode && !(mode === 'default' && name === 'bridge')) refuse(`NetworkingConfig for network "${name}"`, '#5 (networking)');
-    const s = (settings ?? {}) as Doc;
-    for (const k of Object.keys(s)) if (!isEmpty(s[k])) refuse(`NetworkingConfig.EndpointsConfig.${k}`, '#5 (networking)');
+  const endpoints = Object.entries((nc ? obj(nc, 'EndpointsConfig') : null) ?? {});
+  if (endpoints.length > 1) throw new InvalidParameterError(`Container cannot be connected to network endpoints: ${endpoints.map(([n]) => n).join(', ')}`);
+  const published = Object.keys(hostConfig.PortBindings as Doc).length > 0 || hostConfig.PublishAllPorts === true;
+  if (mode.startsWith('container:')) {
+    if (!mode.slice('container:'.length)) throw new InvalidParameterError('container network mode needs a container name or ID');
+    if (published) throw new InvalidParameterError('conflicting options: port publishing and the container type network mode');
+    if (str(body, 'Hostname')) throw new InvalidParameterError('conflicting options: hostname and the network mode');
+    return null;
   }
+  if (mode === 'none' || mode === 'host') return null;
+  const network = mode === 'default' ? 'bridge' : mode;
+  const [name, settings] = endpoints[0] ?? [network, {}];
+  if (name !== network && name !== mode) {
+    throw new InvalidParameterError(`Container cannot be connected to network endpoints: ${name}`);
+  }
+  const s = (settings ?? {}) as Doc;
+  const aliases = strings(s.Aliases, 'Aliases') ?? [];
+  const ipam = (obj(s, 'IPAMConfig') ?? {}) as Doc;
+  const ipv4 = str(ipam, 'IPv4Address');
+  if (str(ipam, 'IPv6Address')) throw new NotImplementedError('berth does not implement IPv6 addresses yet');
+  for (const k of ['Links', 'DriverOpts', 'MacAddress']) if (!isEmpty(s[k])) refuse(`NetworkingConfig.EndpointsConfig.${k}`, 'a later issue');
+  if (network === 'bridge') {
+    if (aliases.length) throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
+    if (ipv4) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+  }
+  return { network, aliases, ipv4 };
+}
+
+/** portBindings checks HostConfig.PortBindings ({"80/tcp": [{HostIp, HostPort}]}) and keeps it as given. */
+function portBindings(v: unknown): Record<string, Array<{ HostIp: string; HostPort: string }> | null> {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new InvalidParameterError('invalid type for field PortBindings: expected an object');
+  const out: Record<string, Array<{ HostIp: string; HostPort: string }> | null> = {};
+  for (const [key, list] of Object.entries(v as Doc)) {
+    if (!/^\d{1,5}(\/(tcp|udp|sctp))?$/.test(key) || Number(key.split('/')[0]) > 65535 || Number(key.split('/')[0]) < 1) throw new InvalidParameterError(`invalid port specification: "${key}"`);
+    if (list === null) {
+      out[key] = null;
+      continue;
+    }
+    if (!Array.isArray(list)) throw new InvalidParameterError(`invalid port bindings for ${key}`);
+    out[key] = list.map((b: Doc) => {
+      const ip = str(b, 'HostIp');
+      const port = str(b, 'HostPort');
+      if (ip && !/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new InvalidParameterError(`invalid IP address: ${ip}`);
+      if (port && !/^\d{1,5}(-\d{1,5})?$/.test(port)) throw new InvalidParameterError(`invalid port specification: "${port}"`);
+      return { HostIp: ip, HostPort: port };
+    });
+  }
+  return out;
 }
 
 const ULIMITS = ['as', 'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack'];

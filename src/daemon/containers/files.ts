@@ -23,6 +23,10 @@ export interface NetFilesInput {
   hostname: string;
   domainname: string;
   networkMode: string;
+  /** The container's addresses on its networks (the first is its own line in hosts). */
+  addresses: string[];
+  /** On a user-defined network: resolv.conf points at the embedded server, 127.0.0.11. */
+  embeddedDns: boolean;
   extraHosts: string[];
   dns: string[];
   dnsSearch: string[];
@@ -75,8 +79,20 @@ export async function writeNetFiles(i: NetFilesInput): Promise<NetFiles> {
     const at = h.indexOf(':');
     hosts.push(`${h.slice(at + 1)}\t${h.slice(0, at)}`);
   }
+  // The container's own name, at its address (dockerd: hostname, and hostname.domainname first).
+  if (!host && i.addresses[0]) hosts.push(`${i.addresses[0]}\t${i.domainname ? `${i.hostname}.${i.domainname} ` : ''}${i.hostname}`);
   await atomicWriteFile(files.hostsPath, hosts.join('\n') + '\n', 0o644);
   const base = await hostResolvConf();
-  await atomicWriteFile(files.resolvConfPath, resolvConf(base, { dns: i.dns, dnsSearch: i.dnsSearch, dnsOptions: i.dnsOptions, keepLoopback: host }), 0o644);
+  let text = resolvConf(base, { dns: i.dns, dnsSearch: i.dnsSearch, dnsOptions: i.dnsOptions, keepLoopback: host });
+  if (i.embeddedDns) {
+    // As libnetwork: the embedded server answers for containers and forwards the rest to the
+    // servers the file had, which it names in a comment.
+    const upstream = text.split('\n').filter((l) => l.startsWith('nameserver ')).map((l) => l.slice(11));
+    const rest = text.split('\n').filter((l) => l && !l.startsWith('nameserver ') && !l.startsWith('options '));
+    const options = text.split('\n').find((l) => l.startsWith('options '))?.slice(8).split(' ') ?? [];
+    if (!options.some((o) => o.startsWith('ndots:'))) options.unshift('ndots:0');
+    text = ['nameserver 127.0.0.11', ...rest, `options ${options.join(' ')}`, '', `# Based on host file: '/etc/resolv.conf' (internal resolver)`, `# ExtServers: [${upstream.map((u) => `host(${u})`).join(' ')}]`, '# Overrides: []', '# Option ndots from: internal', ''].join('\n');
+  }
+  await atomicWriteFile(files.resolvConfPath, text, 0o644);
   return files;
 }

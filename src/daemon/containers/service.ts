@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { DaemonConfig } from '../../config/config.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Job } from '../../engine/job.js';
-import { ConflictError, InvalidParameterError, NotImplementedError, SystemError, toWire, withContext } from '../../errdefs/errors.js';
+import { ConflictError, ForbiddenError, InvalidParameterError, NotImplementedError, SystemError, toWire, withContext } from '../../errdefs/errors.js';
 import type { Events } from '../../events/events.js';
 import { logger } from '../../log/log.js';
 import type {
@@ -31,12 +31,13 @@ import type {
 import { nowRfc3339Nano, ZERO_TIME } from '../../protocol/time.js';
 import { Filters } from '../../protocol/filters.js';
 import { parseTimestamp } from '../../protocol/timestamps.js';
-import { plan } from './config.js';
+import { plan, type EndpointRequest } from './config.js';
 import { writeNetFiles } from './files.js';
 import { parseSignal, validSignal } from './signals.js';
 import { effectiveCaps } from './caps.js';
 import { ContainerStore, validName, zeroState, type ContainerRecord } from './store.js';
 import { inspectDoc, select, summary } from './view.js';
+import type { EndpointSettings, PortMap } from '../../protocol/types/networks.js';
 
 export interface ContainerDeps {
   engine: Engine;
@@ -153,6 +154,11 @@ export class Containers {
       logger.warn(`removing the runtime state of unknown container ${orphan}`);
       await this.engine.call('exec_delete', { id: orphan }).catch(() => {});
     }
+    // Interfaces and ports of containers that no longer run (or no longer exist) go.
+    for (const ep of await this.engine.call('network_endpoints', {}).catch(() => [])) {
+      if (this.store.has(ep.containerId) && this.store.get(ep.containerId).State.Running) continue;
+      await this.engine.call('release_interface', { containerId: ep.containerId, network: ep.networkId }).catch(() => {});
+    }
     // Restart policies, in the background (dockerd starts them after its API is up).
     for (const rec of toStart) {
       void this.start(rec.ID).catch((err) => logger.error(`failed to start container ${rec.ID}: ${toWire(err).message}`));
@@ -182,6 +188,8 @@ export class Containers {
     );
     // Their namespaces and mounts go too, while the actors still take jobs.
     await Promise.all([...this.live.values()].map((l) => l.cleanup));
+    // Nothing runs now: the bridges and rules go too (the next start makes them again).
+    await this.engine.call('network_teardown', {}).catch((err) => logger.warn(`network teardown: ${toWire(err).message}`));
   }
 
   // ---- create -------------------------------------------------------------------------------
@@ -202,6 +210,7 @@ export class Containers {
     this.store.reserve(name, id);
     try {
       if (!p.config.Hostname) p.config.Hostname = p.hostConfig.NetworkMode === 'host' ? hostHostname() : id.slice(0, 12);
+      const networks = await this.plannedNetworks(p.hostConfig.NetworkMode as string, p.endpoint);
       const rootfs = await this.engine.call('rootfs_create', { id, image: image.id });
       const rec: ContainerRecord = {
         ID: id,
@@ -221,6 +230,7 @@ export class Containers {
         HostnamePath: '',
         HostsPath: '',
         GraphDriver: rootfs.graphDriver,
+        NetworkSettings: { Networks: networks, Ports: {}, SandboxKey: '' },
         HasBeenStartedBefore: false,
         HasBeenManuallyStopped: false,
       };
@@ -237,6 +247,33 @@ export class Containers {
       this.store.release(name);
       throw err;
     }
+  }
+
+  /**
+   * plannedNetworks is NetworkSettings.Networks of a new container: the network it will join,
+   * checked now (a missing one is dockerd's 404), with its endpoint settings still empty.
+   */
+  private async plannedNetworks(mode: string, ep: EndpointRequest | null): Promise<Record<string, EndpointSettings>> {
+    const empty = (aliases: string[] = [], ipv4 = ''): EndpointSettings => ({
+      IPAMConfig: ipv4 ? { IPv4Address: ipv4 } : null, Links: null, Aliases: aliases.length ? aliases : null, NetworkID: '', EndpointID: '', Gateway: '',
+      IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+    });
+    if (mode === 'none' || mode === 'host') return { [mode]: empty() };
+    if (mode.startsWith('container:')) {
+      this.store.get(mode.slice('container:'.length)); // 404 if it does not exist
+      return {};
+    }
+    if (!ep) return {};
+    let net;
+    try {
+      net = await this.engine.call('network_inspect', { name: ep.network });
+    } catch (err) {
+      // Networking off (-b none): the default is none, as there is no bridge.
+      if (mode === 'default' && ep.network === 'bridge') return { none: empty() };
+      throw err;
+    }
+    if (ep.ipv4 && !net.IPAM.Config.some((c) => c.Subnet)) throw new InvalidParameterError('user specified IP address is supported only when connecting to networks with user configured subnets');
+    return { [net.Name]: empty(ep.aliases, ep.ipv4) };
   }
 
   // ---- start --------------------------------------------------------------------------------
@@ -262,11 +299,15 @@ export class Containers {
     l.starting = true;
     let created = false;
     try {
+      const { path: rootfs } = await this.engine.call('rootfs_mount', { id: rec.ID });
+      const net = await this.joinNetworks(rec);
       const files = await writeNetFiles({
         dir,
         hostname: rec.Config.Hostname,
         domainname: rec.Config.Domainname,
         networkMode: hc.NetworkMode,
+        addresses: net.addresses,
+        embeddedDns: net.embeddedDns,
         extraHosts: (hc.ExtraHosts as string[] | null) ?? [],
         dns: (hc.Dns as string[]).length ? (hc.Dns as string[]) : this.d.config().dns,
         dnsSearch: (hc.DnsSearch as string[]).length ? (hc.DnsSearch as string[]) : this.d.config().dnsSearch,
@@ -276,8 +317,7 @@ export class Containers {
       rec.HostsPath = files.hostsPath;
       rec.ResolvConfPath = files.resolvConfPath;
       rec.LogPath = join(dir, `${rec.ID}-json.log`);
-      const { path: rootfs } = await this.engine.call('rootfs_mount', { id: rec.ID });
-      const { path: netns } = await this.engine.call('netns_create', { id: rec.ID, mode: hc.NetworkMode === 'host' ? 'host' : 'none' });
+      const netns = net.netns;
       const spec = this.runSpec(rec, rootfs, netns);
       await this.engine.call('exec_create', { spec });
       created = true;
@@ -379,8 +419,69 @@ export class Containers {
     };
   }
 
-  /** releaseResources unmounts the root filesystem and removes the network namespace. */
+  /**
+   * joinNetworks gives a starting container its network: a namespace of its own (or the
+   * host's, or another container's), its interface on each of its networks, and its published
+   * ports on the first. NetworkSettings records what it got.
+   */
+  private async joinNetworks(rec: ContainerRecord): Promise<{ netns: string | null; addresses: string[]; embeddedDns: boolean }> {
+    const hc = rec.HostConfig;
+    const ns = rec.NetworkSettings;
+    const mode = hc.NetworkMode;
+    if (mode.startsWith('container:')) {
+      const other = this.store.get(mode.slice('container:'.length));
+      if (!other.State.Running) throw new ConflictError(`cannot join network of a non running container: ${other.ID}`);
+      ns.SandboxKey = other.NetworkSettings.SandboxKey;
+      return { netns: other.NetworkSettings.SandboxKey || null, addresses: [], embeddedDns: false };
+    }
+    const { path: netns } = await this.engine.call('netns_create', { id: rec.ID, mode: mode === 'host' ? 'host' : 'none' });
+    ns.SandboxKey = netns ?? '';
+    const addresses: string[] = [];
+    let embeddedDns = false;
+    const dns = (hc.Dns as string[]).length ? (hc.Dns as string[]) : this.d.config().dns;
+    const joined: string[] = [];
+    for (const [name, ep] of Object.entries(ns.Networks)) {
+      const r = await this.engine.call('allocate_interface', {
+        containerId: rec.ID,
+        containerName: rec.Name.slice(1),
+        netns: netns ?? '',
+        network: ep.NetworkID || name,
+        aliases: ep.Aliases ?? [],
+        ipv4: ep.IPAMConfig?.IPv4Address ?? '',
+        dns,
+      });
+      ns.Networks[name] = r.settings;
+      if (r.settings.IPAddress) {
+        addresses.push(r.settings.IPAddress);
+        joined.push(r.settings.NetworkID);
+      }
+      embeddedDns ||= r.embeddedDns;
+    }
+    ns.Ports = {};
+    if (joined.length) {
+      const exposed = Object.keys((rec.Config.ExposedPorts as Record<string, unknown> | undefined) ?? {});
+      ns.Ports = await this.engine.call('allocate_port', {
+        containerId: rec.ID,
+        network: joined[0]!,
+        bindings: hc.PortBindings as PortMap,
+        exposed,
+        publishAll: Boolean(hc.PublishAllPorts),
+      });
+    }
+    return { netns, addresses, embeddedDns };
+  }
+
+  /** releaseResources unmounts the root filesystem and takes the container off its networks. */
   private async releaseResources(rec: ContainerRecord): Promise<void> {
+    const ns = rec.NetworkSettings;
+    for (const [name, ep] of Object.entries(ns.Networks)) {
+      if (ep.EndpointID && ep.NetworkID) {
+        await this.engine.call('release_interface', { containerId: rec.ID, network: ep.NetworkID }).catch((err) => logger.warn(`cannot take ${rec.ID} off network ${name}: ${toWire(err).message}`));
+      }
+      // What was this run's goes; the network it is on stays (dockerd's exited inspect).
+      ns.Networks[name] = { ...ep, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' };
+    }
+    ns.Ports = {};
     // Two actors, independent of each other: at the same time.
     await Promise.all([
       this.engine.call('netns_remove', { id: rec.ID }).catch((err) => logger.warn(`cannot remove the network namespace of ${rec.ID}: ${toWire(err).message}`)),
@@ -736,6 +837,53 @@ export class Containers {
     return { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
   }
 
+  // ---- networks -----------------------------------------------------------------------------
+
+  /** connect puts a container on one more network (now, if it runs; at its next start otherwise). */
+  async connect(network: string, ref: string, aliases: string[], ipv4: string): Promise<void> {
+    const rec = this.store.get(ref);
+    const net = await this.engine.call('network_inspect', { name: network });
+    await this.locked(rec, async () => {
+      const mode = rec.HostConfig.NetworkMode;
+      if (mode === 'host' || mode === 'none' || mode.startsWith('container:') || net.Driver !== 'bridge') {
+        throw new ForbiddenError(`container sharing network namespace with another container or host cannot be connected to any other network`);
+      }
+      if (rec.NetworkSettings.Networks[net.Name]) throw new ForbiddenError(`endpoint with name ${rec.Name.slice(1)} already exists in network ${net.Name}`);
+      if (net.Name === 'bridge' && aliases.length) throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
+      const settings: EndpointSettings = {
+        IPAMConfig: ipv4 ? { IPv4Address: ipv4 } : null, Links: null, Aliases: aliases.length ? aliases : null, NetworkID: net.Id, EndpointID: '', Gateway: '',
+        IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
+      };
+      if (rec.State.Running) {
+        const r = await this.engine.call('allocate_interface', {
+          containerId: rec.ID, containerName: rec.Name.slice(1), netns: rec.NetworkSettings.SandboxKey, network: net.Id, aliases, ipv4, dns: this.d.config().dns,
+        });
+        rec.NetworkSettings.Networks[net.Name] = r.settings;
+      } else {
+        rec.NetworkSettings.Networks[net.Name] = settings;
+      }
+      await this.save(rec);
+    });
+  }
+
+  async disconnect(network: string, ref: string, force: boolean): Promise<void> {
+    let rec: ContainerRecord;
+    try {
+      rec = this.store.get(ref);
+    } catch (err) {
+      if (!force) throw err;
+      return;
+    }
+    const net = await this.engine.call('network_inspect', { name: network });
+    await this.locked(rec, async () => {
+      const ep = rec.NetworkSettings.Networks[net.Name];
+      if (!ep) throw new ForbiddenError(`container ${rec.ID} is not connected to network ${net.Name}`);
+      if (rec.State.Running) await this.engine.call('release_interface', { containerId: rec.ID, network: net.Id });
+      delete rec.NetworkSettings.Networks[net.Name];
+      await this.save(rec);
+    });
+  }
+
   // ---- views --------------------------------------------------------------------------------
 
   async inspect(name: string, size: boolean): Promise<Record<string, unknown>> {
@@ -747,8 +895,7 @@ export class Containers {
       const image = await this.engine.call('image_inspect', { name: rec.Image }).catch(() => ({ Size: 0 }));
       sizes = { sizeRw: rw, sizeRootFs: rw + Number((image as { Size?: number }).Size ?? 0) };
     }
-    const sandboxKey = rec.State.Running && rec.HostConfig.NetworkMode !== 'host' ? join(this.d.config().execRoot, 'netns', rec.ID) : '';
-    return inspectDoc(rec, { removing: Boolean(l?.removing), sandboxKey, ...sizes });
+    return inspectDoc(rec, { removing: Boolean(l?.removing), ...sizes });
   }
 
   async list(a: ListArgs): Promise<Record<string, unknown>[]> {

@@ -10,6 +10,7 @@ import { atomicWriteFile } from '../../fs/atomic.js';
 import type { ContainerState } from '../../protocol/types/containers.js';
 import { ZERO_TIME } from '../../protocol/time.js';
 import type { ContainerConfig } from './config.js';
+import type { EndpointSettings, PortMap } from '../../protocol/types/networks.js';
 
 export interface ContainerRecord {
   ID: string;
@@ -31,6 +32,8 @@ export interface ContainerRecord {
   HostnamePath: string;
   HostsPath: string;
   GraphDriver: { Data: Record<string, string> | null; Name: string };
+  /** Its networks (the settings of this run while it runs), published ports, namespace. */
+  NetworkSettings: { Networks: Record<string, EndpointSettings>; Ports: PortMap; SandboxKey: string };
   HasBeenStartedBefore: boolean;
   HasBeenManuallyStopped: boolean;
 }
@@ -62,6 +65,7 @@ export class ContainerStore {
       try {
         const rec = JSON.parse(await readFile(join(this.root, id, 'config.v2.json'), 'utf8')) as ContainerRecord;
         rec.HostConfig = JSON.parse(await readFile(join(this.root, id, 'hostconfig.json'), 'utf8').catch(() => '{}'));
+        rec.NetworkSettings ??= { Networks: {}, Ports: {}, SandboxKey: '' };
         this.byId.set(rec.ID, rec);
         this.byName.set(rec.Name, rec.ID);
       } catch (err) {

@@ -3,6 +3,7 @@
  * list entry (GET /containers/json) with its filters, as dockerd 20.10 writes them — field
  * order, types, the "Up 5 seconds" status text and the Command quoting included.
  */
+import { createHash } from 'node:crypto';
 import { InvalidParameterError, SystemError } from '../../errdefs/errors.js';
 import { Filters } from '../../protocol/filters.js';
 import { nsFromRfc3339, ZERO_TIME } from '../../protocol/time.js';
@@ -53,21 +54,13 @@ export function statusText(rec: ContainerRecord, removing: boolean): string {
   return `Exited (${s.ExitCode}) ${humanDuration(since(s.FinishedAt))} ago`;
 }
 
-/** The network a container is on, for NetworkSettings (until #5: none or host). */
-export function networkName(rec: ContainerRecord): string {
-  return rec.HostConfig.NetworkMode === 'host' ? 'host' : 'none';
-}
-
-function endpoint(): Record<string, unknown> {
-  return {
-    IPAMConfig: null, Links: null, Aliases: null, NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0,
-    IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
-  };
+/** The networks a container is on (NetworkSettings.Networks keys). */
+export function networkNames(rec: ContainerRecord): string[] {
+  return Object.keys(rec.NetworkSettings.Networks);
 }
 
 export interface InspectExtras {
   removing: boolean;
-  sandboxKey: string;
   sizeRw?: number;
   sizeRootFs?: number;
 }
@@ -99,27 +92,57 @@ export function inspectDoc(rec: ContainerRecord, x: InspectExtras): Record<strin
   if (x.sizeRootFs !== undefined) doc.SizeRootFs = x.sizeRootFs;
   doc.Mounts = [];
   doc.Config = rec.Config;
+  const ns = rec.NetworkSettings;
+  // The top-level address fields are the default bridge's, as in dockerd.
+  const def = ns.Networks.bridge;
   doc.NetworkSettings = {
     Bridge: '',
-    SandboxID: '',
+    SandboxID: ns.SandboxKey ? createHash('sha256').update(ns.SandboxKey).digest('hex') : '',
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
-    Ports: {},
-    SandboxKey: x.sandboxKey,
+    Ports: ns.Ports,
+    SandboxKey: ns.SandboxKey,
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
-    EndpointID: '',
-    Gateway: '',
+    EndpointID: def?.EndpointID ?? '',
+    Gateway: def?.Gateway ?? '',
     GlobalIPv6Address: '',
     GlobalIPv6PrefixLen: 0,
-    IPAddress: '',
-    IPPrefixLen: 0,
+    IPAddress: def?.IPAddress ?? '',
+    IPPrefixLen: def?.IPPrefixLen ?? 0,
     IPv6Gateway: '',
-    MacAddress: '',
-    Networks: { [networkName(rec)]: endpoint() },
+    MacAddress: def?.MacAddress ?? '',
+    Networks: ns.Networks,
   };
   return doc;
+}
+
+interface ListedPort {
+  IP?: string;
+  PrivatePort: number;
+  PublicPort?: number;
+  Type: string;
+}
+
+/** The list's Ports: each binding of each published port, or the port alone when only exposed. */
+function portList(rec: ContainerRecord): ListedPort[] {
+  const out: ListedPort[] = [];
+  for (const [key, bindings] of Object.entries(rec.NetworkSettings.Ports ?? {})) {
+    const [port, proto = 'tcp'] = key.split('/');
+    if (!bindings || bindings.length === 0) out.push({ PrivatePort: Number(port), Type: proto });
+    else for (const b of bindings) out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: proto });
+  }
+  return out;
+}
+
+/** portMatches reads a publish/expose filter value: "80", "80/tcp", "8000-8080/udp". */
+function portMatches(v: string, port: number | undefined, proto: string): boolean {
+  if (port === undefined) return false;
+  const m = /^(\d+)(?:-(\d+))?(?:\/(\w+))?$/.exec(v);
+  if (!m) return false;
+  if (m[3] && m[3] !== proto) return false;
+  return port >= Number(m[1]) && port <= Number(m[2] ?? m[1]);
 }
 
 /** The list's Command: the path and its arguments, those with a space in single quotes. */
@@ -136,7 +159,7 @@ export function summary(rec: ContainerRecord, removing: boolean, sizes?: { rw: n
     ImageID: rec.Image,
     Command: commandText(rec),
     Created: Math.floor(Date.parse(rec.Created) / 1000),
-    Ports: [],
+    Ports: portList(rec),
   };
   if (sizes) {
     if (sizes.rw) doc.SizeRw = sizes.rw;
@@ -146,7 +169,7 @@ export function summary(rec: ContainerRecord, removing: boolean, sizes?: { rw: n
   doc.State = stateString(rec, removing);
   doc.Status = statusText(rec, removing);
   doc.HostConfig = { NetworkMode: rec.HostConfig.NetworkMode };
-  doc.NetworkSettings = { Networks: { [networkName(rec)]: endpoint() } };
+  doc.NetworkSettings = { Networks: rec.NetworkSettings.Networks };
   doc.Mounts = [];
   return doc;
 }
@@ -228,8 +251,10 @@ export async function select(records: ContainerRecord[], q: ListQuery, env: List
     if (exited.length && (state !== 'exited' || !exited.includes(rec.State.ExitCode))) continue;
     if (ancestorIds && !ancestorIds.has(rec.Image)) continue;
     if (f.has('health') && !f.get('health').includes('none')) continue;
-    if (f.has('network') && !f.get('network').includes(networkName(rec))) continue;
-    if (f.has('publish') || f.has('expose') || f.has('volume')) continue; // no ports or volumes yet
+    if (f.has('network') && !networkNames(rec).some((n) => f.get('network').includes(n) || f.get('network').includes(rec.NetworkSettings.Networks[n]!.NetworkID))) continue;
+    if (f.has('publish') && !portList(rec).some((p) => f.get('publish').some((v) => portMatches(v, p.PublicPort, p.Type)))) continue;
+    if (f.has('expose') && !portList(rec).some((p) => f.get('expose').some((v) => portMatches(v, p.PrivatePort, p.Type)))) continue;
+    if (f.has('volume')) continue; // no volumes yet
     if (f.has('is-task') && f.get('is-task').includes('true')) continue;
     out.push(rec);
     if (q.limit > 0 && out.length >= q.limit) break;

@@ -25,9 +25,6 @@ const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   ['GET', '/distribution/{name:.*}/json', '#7'],
   ['GET', '/volumes', '#6'], ['POST', '/volumes/create', '#6'], 
   ['DELETE', '/volumes/{name}', '#6'], ['POST', '/volumes/prune', '#6'],
-  ['GET', '/networks', '#5'], ['GET', '/networks/', '#5'], ['DELETE', '/networks/{id}', '#5'],
-  ['POST', '/networks/create', '#5'], ['POST', '/networks/{id}/connect', '#5'], ['POST', '/networks/{id}/disconnect', '#5'],
-  ['POST', '/networks/prune', '#5'],
   ['GET', '/plugins', 'a later issue'], ['GET', '/plugins/privileges', 'a later issue'], ['POST', '/plugins/pull', 'a later issue'],
   ['DELETE', '/plugins/{name:.*}', 'a later issue'],
   ['POST', '/plugins/{name:.*}/enable', 'a later issue'], ['POST', '/plugins/{name:.*}/disable', 'a later issue'],
@@ -53,7 +50,6 @@ const SWARM: ReadonlyArray<readonly [string, string]> = [
  * is not a 404, so a 501 here would break it for containers and images too.
  */
 const NONE_YET: ReadonlyArray<readonly [string, (name: string) => string]> = [
-  ['/networks/{name}', (n) => `network ${n} not found`],
   ['/volumes/{name}', (n) => `get ${n}: no such volume`],
   ['/plugins/{name:.*}/json', (n) => `plugin "${n}" not found`],
 ];

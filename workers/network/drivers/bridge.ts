@@ -1,7 +1,7 @@
 /**
- * The bridge driver (the seed's bridge.InitDriver). For now init_networkdriver checks the
- * host's forwarding and bridge-netfilter settings and reports them as dockerd's `docker info`
- * warnings; creating the bridge, addresses and firewall rules arrives with issue #5.
+ * The bridge driver's status (the seed's bridge.InitDriver reports): the host's forwarding and
+ * bridge-netfilter settings, as dockerd's `docker info` warnings. The bridges, addresses and
+ * rules themselves are the NetworkManager's (manager.ts).
  * `-b none` disables container networking, as in the seed (DisableNetwork).
  */
 import { readFile } from 'node:fs/promises';
@@ -21,8 +21,11 @@ export class BridgeDriver implements NetworkDriver {
   readonly name = 'bridge';
   private config: NetworkDriverConfig | null = null;
 
-  async init(config: NetworkDriverConfig): Promise<NetworkStatus> {
+  private bridge = '';
+
+  async init(config: NetworkDriverConfig, bridge: string): Promise<NetworkStatus> {
     this.config = config;
+    this.bridge = bridge;
     return this.status();
   }
 
@@ -40,7 +43,7 @@ export class BridgeDriver implements NetworkDriver {
     }
     return {
       driver: this.name,
-      bridge: disabled ? 'none' : cfg?.bridge || 'berth0',
+      bridge: disabled ? 'none' : this.bridge || cfg?.bridge || 'berth0',
       disabled,
       ipv4Forwarding: forwarding,
       bridgeNfIptables: nf4 === true,
