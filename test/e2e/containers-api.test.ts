@@ -60,7 +60,7 @@ test.serial('create checks its input with dockerd\'s statuses and messages', asy
     ['{"Image":"busybox","HostConfig":{"Memory":1024}}', 400, 'Minimum memory limit allowed is 6MB'],
     ['{"Image":"busybox","WorkingDir":"relative"}', 400, "the working directory 'relative' is invalid, it needs to be an absolute path"],
     ['{"Image":"busybox","HostConfig":{"Binds":["/tmp:/x"]}}', 501, 'berth does not implement HostConfig.Binds yet (planned: #6 (volumes))'],
-    ['{"Image":"busybox","HostConfig":{"NetworkMode":"mynet"}}', 501, 'berth does not implement HostConfig.NetworkMode "mynet" (user-defined networks) yet (planned: #5 (networking))'],
+    ['{"Image":"busybox","HostConfig":{"NetworkMode":"mynet"}}', 404, 'network mynet not found'],
     ['{"Image":"nosuch"}', 404, 'No such image: nosuch:latest'],
     ['[1]', 400, 'the container configuration must be a JSON object'],
   ];

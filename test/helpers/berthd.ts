@@ -137,7 +137,11 @@ export async function startBerthd(opts: StartOptions = {}): Promise<Berthd> {
   const dataRoot = join(dir, 'root');
   const execRoot = join(dir, 'exec');
   const hosts = opts.hosts ?? [`unix://${socket}`];
-  const args = ['--data-root', dataRoot, '--exec-root', execRoot, '-p', pidfile, ...hosts.flatMap((h) => ['-H', h]), ...(opts.args ?? [])];
+  // Networking off unless a test asks for it: daemons of concurrent tests must not share the
+  // default bridge and its rules (a test that wants them passes -b/--bip/--bridge itself).
+  const extra = opts.args ?? [];
+  const net = extra.some((a) => a === '-b' || a === '--bridge' || a.startsWith('--bridge=') || a === '--bip' || a.startsWith('--bip=')) ? [] : ['-b', 'none'];
+  const args = ['--data-root', dataRoot, '--exec-root', execRoot, '-p', pidfile, ...hosts.flatMap((h) => ['-H', h]), ...net, ...extra];
   // cwd in the temp dir: a core dump (SIGQUIT with DEBUG set) lands there, not in the repo.
   // setpriv --pdeathsig: if this test process is killed (ava's timeout does that), the daemon
   // dies with it instead of living on as an orphan. setpriv execs, so the pid is berthd's.

@@ -79,6 +79,17 @@ export class Firewall {
     if (!r.ok) throw new SystemError(`iptables: cannot add "${rule}" to ${table}/${chain}: ${r.stderr}`);
   }
 
+  /**
+   * ensureAll appends those of the rules that are not there yet (a restart after a crash finds
+   * the last run's rules in place: they are not added twice).
+   */
+  async ensureAll(table: Table, rules: string[]): Promise<void> {
+    if (!this.enabled || rules.length === 0) return;
+    const r = await run('iptables', ['-w', '5', '-t', table, '-S'], { timeout: 20_000 });
+    const have = new Set(r.stdout.split('\n').map((l) => l.trim()));
+    await this.add(table, rules.filter((rule) => !have.has(rule)));
+  }
+
   /** add appends rules ("-A CHAIN …" lines) in one batch. */
   async add(table: Table, rules: string[]): Promise<void> {
     if (!this.enabled || rules.length === 0) return;

@@ -29,9 +29,9 @@ function event(engine: EngineClient, action: string, id: string, attributes: Rec
 }
 
 const handlers: Handlers<'network'> = {
-  init_networkdriver: async (config) => {
+  init_networkdriver: async (config, ctx) => {
     netns = new Netns(config.execRoot);
-    await manager.init(config);
+    await manager.init(config, ctx.log);
     ready = true;
     return driver.init(config, manager.defaultBridge);
   },

@@ -8,7 +8,10 @@
  * the kernel keeps them).
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import type { ActorLogger } from '../../src/actor/runtime.js';
+import { ContainerDns } from './containerDns.js';
+import type { DnsRecords } from './dns/resolver.js';
 import { join } from 'node:path';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, SystemError } from '../../src/errdefs/errors.js';
 import { atomicWriteFile } from '../../src/fs/atomic.js';
@@ -57,8 +60,9 @@ interface State {
 const DEFAULT_BRIDGE = 'berth0';
 const OPT = 'com.docker.network.bridge.';
 
-export class NetworkManager {
+export class NetworkManager implements DnsRecords {
   private state: State = { networks: [], endpoints: [] };
+  private dns: ContainerDns | null = null;
   private config!: NetworkDriverConfig;
   private firewall = new Firewall(false);
   private readonly ports = new PortAllocator();
@@ -74,8 +78,9 @@ export class NetworkManager {
    * --bip, the -b bridge's own address, or the first of dockerd's pools no route uses), the
    * firewall chains and rules, and re-creates what user networks need.
    */
-  async init(config: NetworkDriverConfig): Promise<void> {
+  async init(config: NetworkDriverConfig, log: ActorLogger): Promise<void> {
     this.config = config;
+    this.dns = new ContainerDns(this, log);
     this.firewall = new Firewall(config.iptables && config.bridge !== 'none');
     this.file = join(config.dataRoot, 'network', 'state.json');
     await mkdirs(join(config.dataRoot, 'network'), 0o700);
@@ -99,12 +104,52 @@ export class NetworkManager {
     for (const n of this.state.networks) {
       if (n.Driver !== 'bridge') continue;
       if (n.Name !== 'bridge' || !config.bridge) await createBridge(n.bridge, this.gatewayCidr(n), this.mtu(n));
-      await this.firewall.add('nat', this.networkRules(n).nat);
-      await this.firewall.add('filter', this.networkRules(n).filter);
+      await this.firewall.ensureAll('nat', this.networkRules(n).nat);
+      await this.firewall.ensureAll('filter', this.networkRules(n).filter);
     }
-    // Endpoints of containers that still run keep their ports (their rules are in the kernel).
+    // Endpoints of containers that still run keep their ports (their rules are in the kernel),
+    // and their name server (its sockets were this process's: made again).
     for (const ep of this.state.endpoints) this.ports.restore(ep.ports);
+    for (const id of this.containers()) {
+      const ep = this.endpointsOf(id)[0]!;
+      if (!(await stat(ep.netns).then(() => true, () => false))) continue;
+      await this.serveDns(id).catch((err) => log.warn(`embedded DNS of ${id.slice(0, 12)}: ${(err as Error).message}`));
+    }
     await this.save();
+  }
+
+  // ---- names (the embedded DNS server's records) ----------------------------------------------
+
+  /** The user-defined networks a container is on (the ones with name resolution), by name. */
+  private userNetworks(containerId: string): string[] {
+    return this.endpointsOf(containerId)
+      .map((e) => this.networkOf(e.networkId))
+      .filter((n): n is NetworkRecord => !!n && n.Name !== 'bridge')
+      .map((n) => n.Name);
+  }
+
+  private async serveDns(containerId: string): Promise<void> {
+    const networks = this.userNetworks(containerId);
+    if (networks.length === 0) return this.dns?.stop(containerId);
+    const ep = this.endpointsOf(containerId)[0]!;
+    await this.dns?.start(containerId, ep.netns, networks, ep.dns);
+  }
+
+  lookup(network: string, name: string): { ipv4: string[]; ipv6: string[] } | null {
+    const n = this.byName(network);
+    if (!n) return null;
+    const ipv4: string[] = [];
+    for (const ep of this.state.endpoints) {
+      if (ep.networkId !== n.Id) continue;
+      const names = [ep.containerName, ...ep.aliases].map((x) => x.toLowerCase());
+      if (names.includes(name)) ipv4.push(ep.ip);
+    }
+    return ipv4.length ? { ipv4, ipv6: [] } : null;
+  }
+
+  reverse(network: string, address: string): string | null {
+    const n = this.byName(network);
+    return this.state.endpoints.find((e) => n && e.networkId === n.Id && e.ip === address)?.containerName ?? null;
   }
 
   private async initDefaultBridge(old: NetworkRecord | undefined): Promise<void> {
@@ -244,10 +289,12 @@ export class NetworkManager {
 
   // ---- documents ----------------------------------------------------------------------------
 
-  doc(n: NetworkRecord): NetworkDoc {
+  doc(n: NetworkRecord, withContainers = true): NetworkDoc {
     const { bridge: _bridge, nextIp: _next, ...rest } = n;
+    // dockerd shows the default bridge's subnet without its gateway.
+    if (n.Name === 'bridge') rest.IPAM = { ...rest.IPAM, Config: rest.IPAM.Config.map((c) => ({ Subnet: c.Subnet, ...(c.IPRange ? { IPRange: c.IPRange } : {}) })) };
     const containers: NetworkDoc['Containers'] = {};
-    for (const ep of this.state.endpoints.filter((e) => e.networkId === n.Id)) {
+    for (const ep of withContainers ? this.state.endpoints.filter((e) => e.networkId === n.Id) : []) {
       containers[ep.containerId] = { Name: ep.containerName, EndpointID: ep.endpointId, MacAddress: ep.mac, IPv4Address: `${ep.ip}/${ep.prefix}`, IPv6Address: '' };
     }
     const { Options, Labels, ...head } = rest;
@@ -268,7 +315,8 @@ export class NetworkManager {
         const dangling = !predefined(n) && !this.state.endpoints.some((e) => e.networkId === n.Id);
         return want === dangling;
       })
-      .map((n) => this.doc(n));
+      // GET /networks shows no containers (dockerd 20.10 fills them only on inspect).
+      .map((n) => this.doc(n, false));
   }
 
   // ---- create, remove, prune ----------------------------------------------------------------
@@ -279,6 +327,7 @@ export class NetworkManager {
     if (!name) throw new InvalidParameterError('network name must be provided');
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidParameterError(`invalid network name ${JSON.stringify(name)}: must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
     const driver = typeof body.Driver === 'string' && body.Driver ? body.Driver : 'bridge';
+    if (['bridge', 'host', 'none'].includes(name)) throw new ForbiddenError(`operation is not permitted on predefined ${name} network `);
     if (this.byName(name)) throw new ConflictError(`network with name ${name} already exists`);
     if (driver === 'host' || driver === 'null') throw new ForbiddenError(`only one instance of "${driver}" network is allowed`);
     if (driver !== 'bridge') throw new NotFoundError(`plugin "${driver}" not found`);
@@ -293,7 +342,8 @@ export class NetworkManager {
     let cfg: IpamConfig;
     const ask = configs[0];
     if (ask && typeof ask.Subnet === 'string' && ask.Subnet) {
-      const sub = mustCidr(ask.Subnet, 'subnet');
+      const sub = parseCidr(ask.Subnet);
+      if (!sub) throw new SystemError(`Invalid subnet ${ask.Subnet} : invalid CIDR address: ${ask.Subnet}`);
       if (sub.ip !== sub.base) throw new InvalidParameterError(`invalid subnet ${ask.Subnet}: it should be ${cidrText(sub)}`);
       for (const n of this.state.networks) {
         for (const c of n.IPAM.Config) if (overlaps(sub, mustCidr(c.Subnet, 'subnet'))) throw new ForbiddenError('Pool overlaps with other one on this address space');
@@ -399,7 +449,8 @@ export class NetworkManager {
       prefix: subnet.prefix,
       gateway: cfg.Gateway ?? '',
       mac: macFor(ip),
-      aliases: a.aliases,
+      // dockerd adds the container's short ID to its aliases on user-defined networks.
+      aliases: n.Name === 'bridge' ? a.aliases : [...a.aliases.filter((x) => x !== a.containerId.slice(0, 12)), a.containerId.slice(0, 12)],
       requestedIp: a.ipv4,
       ifname: `eth${firstFreeIndex(mine.map((e) => e.ifname))}`,
       hostVeth: `veth${randomBytes(4).toString('hex').slice(0, 7)}`,
@@ -414,12 +465,20 @@ export class NetworkManager {
       bridge: n.bridge,
       mac: ep.mac,
       cidr: `${ep.ip}/${ep.prefix}`,
-      // The first network a container joins gives it its default route (an internal one none).
-      gateway: mine.length === 0 && !n.Internal ? ep.gateway : null,
+      // The first network a container joins gives it its default route (an internal one too, as dockerd).
+      gateway: mine.length === 0 ? ep.gateway : null,
       mtu: this.mtu(n),
     });
     this.state.endpoints.push(ep);
     await this.save();
+    if (n.Name !== 'bridge') {
+      try {
+        await this.serveDns(a.containerId);
+      } catch (err) {
+        await this.detach(a.containerId, n.Id);
+        throw err;
+      }
+    }
     return { networkName: n.Name, settings: this.settings(n, ep), bridge: n.bridge, embeddedDns: n.Name !== 'bridge' };
   }
 
@@ -454,21 +513,17 @@ export class NetworkManager {
     return ip;
   }
 
-  /** nextIp hands out the address after the last one given (wrapping), skipping used ones. */
+  /** nextIp hands out the lowest free address of the pool (dockerd reuses a freed one at once). */
   private nextIp(n: NetworkRecord): number {
     const cfg = n.IPAM.Config[0]!;
     const subnet = mustCidr(cfg.Subnet, 'subnet');
     const pool: Cidr = cfg.IPRange ? mustCidr(cfg.IPRange, 'ip-range') : subnet;
     const used = new Set(this.state.endpoints.filter((e) => e.networkId === n.Id).map((e) => e.ip));
     if (cfg.Gateway) used.add(cfg.Gateway);
-    const first = pool.base + (pool.prefix < 31 ? 1 : 0);
-    const last = pool.base + size(pool) - (pool.prefix < 31 ? 2 : 1);
-    const span = last - first + 1;
-    const start = n.nextIp >= first && n.nextIp <= last ? n.nextIp : first;
-    for (let i = 0; i < span; i++) {
-      const ip = first + ((start - first + i) % span);
-      if (used.has(intToIp(ip)) || ip === subnet.base + size(subnet) - 1) continue;
-      n.nextIp = ip + 1;
+    for (let i = 0; i < size(pool); i++) {
+      const ip = pool.base + i;
+      // Never the subnet's own address or its broadcast (a range may start at its network address).
+      if (ip === subnet.base || ip === subnet.base + size(subnet) - 1 || used.has(intToIp(ip))) continue;
       return ip;
     }
     throw new ForbiddenError(`no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
@@ -483,6 +538,7 @@ export class NetworkManager {
     await deleteLink(ep.hostVeth);
     this.state.endpoints = this.state.endpoints.filter((e) => e !== ep);
     await this.save();
+    if (n.Name !== 'bridge') await this.serveDns(containerId).catch(() => {});
   }
 
   /** publish programs a container's published ports on a bridge network it is attached to. */
@@ -553,6 +609,7 @@ export class NetworkManager {
       if (!(n.Name === 'bridge' && this.config.bridge)) await deleteLink(n.bridge);
     }
     await this.firewall.teardown();
+    await this.dns?.stopAll();
     await this.save();
   }
 }

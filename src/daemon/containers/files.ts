@@ -57,8 +57,10 @@ export function resolvConf(base: string, o: { dns: string[]; dnsSearch: string[]
   if (nameservers.length === 0) nameservers = ['8.8.8.8', '8.8.4.4'];
   const search = o.dnsSearch.length ? o.dnsSearch : lines.flatMap((l) => /^\s*(?:search|domain)\s+(.*)$/.exec(l)?.[1]?.trim().split(/\s+/) ?? []);
   const options = o.dnsOptions.length ? o.dnsOptions : lines.flatMap((l) => /^\s*options\s+(.*)$/.exec(l)?.[1]?.trim().split(/\s+/) ?? []);
-  const out = nameservers.map((ns) => `nameserver ${ns}`);
+  // dockerd's order: search, nameservers, options.
+  const out: string[] = [];
   if (search.length && !(search.length === 1 && search[0] === '.')) out.push(`search ${search.join(' ')}`);
+  out.push(...nameservers.map((ns) => `nameserver ${ns}`));
   if (options.length) out.push(`options ${options.join(' ')}`);
   return out.join('\n') + '\n';
 }
@@ -85,13 +87,13 @@ export async function writeNetFiles(i: NetFilesInput): Promise<NetFiles> {
   const base = await hostResolvConf();
   let text = resolvConf(base, { dns: i.dns, dnsSearch: i.dnsSearch, dnsOptions: i.dnsOptions, keepLoopback: host });
   if (i.embeddedDns) {
-    // As libnetwork: the embedded server answers for containers and forwards the rest to the
-    // servers the file had, which it names in a comment.
-    const upstream = text.split('\n').filter((l) => l.startsWith('nameserver ')).map((l) => l.slice(11));
-    const rest = text.split('\n').filter((l) => l && !l.startsWith('nameserver ') && !l.startsWith('options '));
-    const options = text.split('\n').find((l) => l.startsWith('options '))?.slice(8).split(' ') ?? [];
-    if (!options.some((o) => o.startsWith('ndots:'))) options.unshift('ndots:0');
-    text = ['nameserver 127.0.0.11', ...rest, `options ${options.join(' ')}`, '', `# Based on host file: '/etc/resolv.conf' (internal resolver)`, `# ExtServers: [${upstream.map((u) => `host(${u})`).join(' ')}]`, '# Overrides: []', '# Option ndots from: internal', ''].join('\n');
+    // As dockerd 20.10: the embedded server (which forwards to the servers above), the search
+    // domains, and ndots:0 unless an ndots option was given.
+    const lines = text.split('\n');
+    const search = lines.filter((l) => l.startsWith('search '));
+    const options = lines.find((l) => l.startsWith('options '))?.slice(8).split(' ') ?? [];
+    if (!options.some((o) => o.startsWith('ndots:'))) options.push('ndots:0');
+    text = [...search, 'nameserver 127.0.0.11', `options ${options.join(' ')}`, ''].join('\n');
   }
   await atomicWriteFile(files.resolvConfPath, text, 0o644);
   return files;

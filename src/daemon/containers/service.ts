@@ -460,13 +460,18 @@ export class Containers {
     ns.Ports = {};
     if (joined.length) {
       const exposed = Object.keys((rec.Config.ExposedPorts as Record<string, unknown> | undefined) ?? {});
-      ns.Ports = await this.engine.call('allocate_port', {
-        containerId: rec.ID,
-        network: joined[0]!,
-        bindings: hc.PortBindings as PortMap,
-        exposed,
-        publishAll: Boolean(hc.PublishAllPorts),
-      });
+      try {
+        ns.Ports = await this.engine.call('allocate_port', {
+          containerId: rec.ID,
+          network: joined[0]!,
+          bindings: hc.PortBindings as PortMap,
+          exposed,
+          publishAll: Boolean(hc.PublishAllPorts),
+        });
+      } catch (err) {
+        const ep = Object.values(ns.Networks).find((e) => e.NetworkID === joined[0]);
+        throw new SystemError(`driver failed programming external connectivity on endpoint ${rec.Name.slice(1)} (${ep?.EndpointID ?? ''}): ${toWire(err).message}`);
+      }
     }
     return { netns, addresses, embeddedDns };
   }
@@ -845,9 +850,9 @@ export class Containers {
     const net = await this.engine.call('network_inspect', { name: network });
     await this.locked(rec, async () => {
       const mode = rec.HostConfig.NetworkMode;
-      if (mode === 'host' || mode === 'none' || mode.startsWith('container:') || net.Driver !== 'bridge') {
-        throw new ForbiddenError(`container sharing network namespace with another container or host cannot be connected to any other network`);
-      }
+      if (mode === 'host' || net.Driver === 'host') throw new InvalidParameterError('container cannot be disconnected from host network or connected to host network');
+      if (mode === 'none' || net.Driver === 'null') throw new InvalidParameterError('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+      if (mode.startsWith('container:')) throw new ForbiddenError('container sharing network namespace with another container cannot be connected to any other network');
       if (rec.NetworkSettings.Networks[net.Name]) throw new ForbiddenError(`endpoint with name ${rec.Name.slice(1)} already exists in network ${net.Name}`);
       if (net.Name === 'bridge' && aliases.length) throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
       const settings: EndpointSettings = {
@@ -877,7 +882,7 @@ export class Containers {
     const net = await this.engine.call('network_inspect', { name: network });
     await this.locked(rec, async () => {
       const ep = rec.NetworkSettings.Networks[net.Name];
-      if (!ep) throw new ForbiddenError(`container ${rec.ID} is not connected to network ${net.Name}`);
+      if (!ep) throw new SystemError(`container ${rec.ID} is not connected to network ${net.Name}`);
       if (rec.State.Running) await this.engine.call('release_interface', { containerId: rec.ID, network: net.Id });
       delete rec.NetworkSettings.Networks[net.Name];
       await this.save(rec);
