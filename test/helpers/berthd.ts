@@ -22,6 +22,8 @@ export interface StartOptions {
   wait?: boolean;
   /** Use this temp dir instead of a new one. */
   dir?: string;
+  /** Run with networking (the default bridge and its rules); off (-b none) unless asked. */
+  network?: boolean;
 }
 
 export interface Berthd {
@@ -140,7 +142,7 @@ export async function startBerthd(opts: StartOptions = {}): Promise<Berthd> {
   // Networking off unless a test asks for it: daemons of concurrent tests must not share the
   // default bridge and its rules (a test that wants them passes -b/--bip/--bridge itself).
   const extra = opts.args ?? [];
-  const net = extra.some((a) => a === '-b' || a === '--bridge' || a.startsWith('--bridge=') || a === '--bip' || a.startsWith('--bip=')) ? [] : ['-b', 'none'];
+  const net = opts.network || extra.some((a) => a === '-b' || a === '--bridge' || a.startsWith('--bridge=') || a === '--bip' || a.startsWith('--bip=')) ? [] : ['-b', 'none'];
   const args = ['--data-root', dataRoot, '--exec-root', execRoot, '-p', pidfile, ...hosts.flatMap((h) => ['-H', h]), ...net, ...extra];
   // cwd in the temp dir: a core dump (SIGQUIT with DEBUG set) lands there, not in the repo.
   // setpriv --pdeathsig: if this test process is killed (ava's timeout does that), the daemon
