@@ -74,6 +74,8 @@ export async function mainDaemon(cfg: DaemonConfig): Promise<void> {
       if (failure !== undefined) writeSync(2, `${toWire(failure).message}\n`);
       // Running containers are stopped while the engine still takes jobs (unless --live-restore).
       await daemon?.containers.shutdown().catch((err) => log('error', `stopping containers: ${toWire(err).message}`));
+      // A failed start undoes its bridge and rules too (they would be made again at the next one).
+      if (failure !== undefined && !daemon && !cfg.liveRestore) await engine.call('network_teardown', {}, { timeoutMs: 10_000 }).catch(() => {});
       await engine.shutdown();
       await removeStaleSockets(cfg);
       await pidfile?.remove();

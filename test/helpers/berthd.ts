@@ -129,7 +129,9 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
 
 /** runBerthd runs berthd to its exit (for flag and start-up failures). */
 export function runBerthd(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
-  return run(process.execPath, [BERTHD, ...args], opts);
+  // As startBerthd: no default bridge unless the test names one (flag tests pass -b/--bip themselves).
+  const net = args.some((a) => /^(-b|--bridge|--bip)(=|$)/.test(a)) || args.includes('--help') || args.includes('-h') || args.includes('--version') || args.includes('-v') ? [] : ['-b', 'none'];
+  return run(process.execPath, [BERTHD, ...args, ...net], opts);
 }
 
 export async function startBerthd(opts: StartOptions = {}): Promise<Berthd> {
