@@ -177,6 +177,28 @@ test.serial('--network container:<name> shares another container\'s namespace: s
   await ok(['rm', '-f', 'owner']);
 });
 
+test.serial('legacy --link on the default bridge: a hosts line and the <ALIAS>_PORT variables, as dockerd', async (t) => {
+  const tar = `${work}/busybox.tar`;
+  await ok(['import', '--change', 'CMD ["sh"]', '--change', 'EXPOSE 8080', '--change', 'ENV GREETING=hi', tar, 'linkable:1']);
+  const target = (await ok(['run', '-d', '--name', 'ltarget', 'linkable:1', 'sleep', '300'])).trim();
+  const ip = (await inspect('ltarget')).NetworkSettings.IPAddress;
+  const out = await ok(['run', '--rm', '--name', 'linker', '--link', 'ltarget:la', 'busybox', 'sh', '-c', 'grep la /etc/hosts; env | grep ^LA_ | sort']);
+  t.is(out, [
+    `${ip}\tla ${target.slice(0, 12)} ltarget`,
+    'LA_ENV_GREETING=hi',
+    '/linker/la'.replace(/^/, 'LA_NAME='),
+    `LA_PORT=tcp://${ip}:8080`,
+    `LA_PORT_8080_TCP=tcp://${ip}:8080`,
+    `LA_PORT_8080_TCP_ADDR=${ip}`,
+    'LA_PORT_8080_TCP_PORT=8080',
+    'LA_PORT_8080_TCP_PROTO=tcp',
+    '',
+  ].join('\n'));
+  const missing = await b!.docker(['run', '--rm', '--link', 'nosuch:x', 'busybox', 'true']);
+  t.regex(missing.stderr, /could not get container for nosuch: No such container: nosuch/);
+  await ok(['rm', '-f', 'ltarget']);
+});
+
 test.serial('berthd killed with -9 and restarted: addresses, published ports and names keep working', async (t) => {
   await ok(['network', 'create', 'keep']);
   await ok(['run', '-d', '--name', 'kweb', '--network', 'keep', '-p', `127.0.0.1:${PORT + 2}:8080`, 'busybox', ...web('still-here')]);

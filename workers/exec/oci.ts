@@ -61,8 +61,8 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
       resources,
       cgroupsPath: `/berth/${s.id}`,
       namespaces,
-      // dockerd's, in a network namespace of the container's own: unprivileged ports and ping.
-      ...(s.netns ? { sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647' } } : {}),
+      // dockerd's, in a network namespace of the container's own: unprivileged ports and ping, no IPv6.
+      ...(s.netns ? { sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' } } : {}),
       maskedPaths: s.maskedPaths,
       readonlyPaths: s.readonlyPaths,
     },

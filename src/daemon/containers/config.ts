@@ -78,7 +78,7 @@ function obj(o: Doc, key: string): Doc | null {
  */
 const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
   ['Binds', '#6 (volumes)'], ['Mounts', '#6 (volumes)'], ['VolumesFrom', '#6 (volumes)'], ['VolumeDriver', '#6 (volumes)'],
-  ['Tmpfs', '#6 (volumes)'], ['Links', 'a later issue'],
+  ['Tmpfs', '#6 (volumes)'],
   ['Privileged', 'a later issue'], ['SecurityOpt', 'a later issue'],
   ['Devices', 'a later issue'], ['DeviceCgroupRules', 'a later issue'], ['DeviceRequests', 'a later issue'], ['Init', 'a later issue'],
   ['Sysctls', 'a later issue'], ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
@@ -269,7 +269,7 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     GroupAdd: null,
     IpcMode: ipc || 'private',
     Cgroup: '',
-    Links: null,
+    Links: strings(hc.Links, 'Links'),
     OomScoreAdj: oom,
     PidMode: '',
     Privileged: false,

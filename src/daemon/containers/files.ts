@@ -28,6 +28,8 @@ export interface NetFilesInput {
   /** On a user-defined network: resolv.conf points at the embedded server, 127.0.0.11. */
   embeddedDns: boolean;
   extraHosts: string[];
+  /** Lines for legacy --link targets ("IP\talias id name"), before the container's own. */
+  linkHosts: string[];
   dns: string[];
   dnsSearch: string[];
   dnsOptions: string[];
@@ -81,6 +83,7 @@ export async function writeNetFiles(i: NetFilesInput): Promise<NetFiles> {
     const at = h.indexOf(':');
     hosts.push(`${h.slice(at + 1)}\t${h.slice(0, at)}`);
   }
+  hosts.push(...i.linkHosts);
   // The container's own name, at its address (dockerd: hostname, and hostname.domainname first).
   if (!host && i.addresses[0]) hosts.push(`${i.addresses[0]}\t${i.domainname ? `${i.hostname}.${i.domainname} ` : ''}${i.hostname}`);
   await atomicWriteFile(files.hostsPath, hosts.join('\n') + '\n', 0o644);

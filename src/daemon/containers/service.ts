@@ -211,6 +211,7 @@ export class Containers {
     try {
       if (!p.config.Hostname) p.config.Hostname = p.hostConfig.NetworkMode === 'host' ? hostHostname() : id.slice(0, 12);
       const networks = await this.plannedNetworks(p.hostConfig.NetworkMode as string, p.endpoint);
+      p.hostConfig.Links = this.resolveLinks(p.hostConfig.Links as string[] | null, name);
       const rootfs = await this.engine.call('rootfs_create', { id, image: image.id });
       const rec: ContainerRecord = {
         ID: id,
@@ -276,6 +277,61 @@ export class Containers {
     return { [net.Name]: empty(ep.aliases, ep.ipv4) };
   }
 
+  /**
+   * resolveLinks turns --link "name[:alias]" into dockerd's stored form "/target:/self/alias";
+   * a missing target is dockerd's 404.
+   */
+  private resolveLinks(links: string[] | null, self: string): string[] | null {
+    if (!links || links.length === 0) return null;
+    return links.map((l) => {
+      const [target = '', alias] = l.split(':');
+      let t: ContainerRecord;
+      try {
+        t = this.store.get(target);
+      } catch (err) {
+        // A 400, as dockerd (a 404 would send the docker CLI pulling the image).
+        throw new InvalidParameterError(`could not get container for ${target}: ${toWire(err).message}`);
+      }
+      return `${t.Name}:${self}/${alias || t.Name.slice(1)}`;
+    });
+  }
+
+  /**
+   * linkInfo is what legacy links give a container on the default bridge (dockerd's): a hosts
+   * line per target ("IP\talias id name") and the <ALIAS>_PORT… and _NAME variables. On a
+   * user-defined network they give nothing here (names are the DNS server's there).
+   */
+  private linkInfo(rec: ContainerRecord): { hosts: string[]; env: string[] } {
+    const links = (rec.HostConfig.Links as string[] | null) ?? [];
+    const out = { hosts: [] as string[], env: [] as string[] };
+    if (!links.length || !rec.NetworkSettings.Networks.bridge) return out;
+    for (const l of links) {
+      const [targetName = '', path = ''] = l.split(':');
+      const alias = path.slice(path.lastIndexOf('/') + 1);
+      const t = this.store.get(targetName);
+      if (!t.State.Running) throw new InvalidParameterError(`Cannot link to a non running container: ${targetName} AS ${path}`);
+      const ip = t.NetworkSettings.Networks.bridge?.IPAddress;
+      if (!ip) throw new InvalidParameterError(`Cannot link to ${targetName}, as it does not belong to the default network`);
+      const name = t.Name.slice(1);
+      out.hosts.push(`${ip}\t${[alias, t.ID.slice(0, 12), name].filter((x, i, a) => a.indexOf(x) === i).join(' ')}`);
+      const A = alias.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+      out.env.push(`${A}_NAME=${path}`);
+      const ports = Object.keys((t.Config.ExposedPorts as Record<string, unknown> | undefined) ?? {})
+        .map((k) => ({ port: Number(k.split('/')[0]), proto: k.split('/')[1] ?? 'tcp' }))
+        .sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
+      if (ports[0]) out.env.push(`${A}_PORT=${ports[0].proto}://${ip}:${ports[0].port}`);
+      for (const p of ports) {
+        const P = `${A}_PORT_${p.port}_${p.proto.toUpperCase()}`;
+        out.env.push(`${P}=${p.proto}://${ip}:${p.port}`, `${P}_ADDR=${ip}`, `${P}_PORT=${p.port}`, `${P}_PROTO=${p.proto}`);
+      }
+      for (const e of t.Config.Env ?? []) {
+        const [k, ...v] = e.split('=');
+        if (k && v.length && k !== 'HOME' && k !== 'PATH') out.env.push(`${A}_ENV_${k}=${v.join('=')}`);
+      }
+    }
+    return out;
+  }
+
   // ---- start --------------------------------------------------------------------------------
 
   /** start resolves false when the container already runs (the API's 304). */
@@ -301,7 +357,9 @@ export class Containers {
     try {
       const { path: rootfs } = await this.engine.call('rootfs_mount', { id: rec.ID });
       const net = await this.joinNetworks(rec);
+      const links = this.linkInfo(rec);
       const files = await writeNetFiles({
+        linkHosts: links.hosts,
         dir,
         hostname: rec.Config.Hostname,
         domainname: rec.Config.Domainname,
@@ -319,6 +377,7 @@ export class Containers {
       rec.LogPath = join(dir, `${rec.ID}-json.log`);
       const netns = net.netns;
       const spec = this.runSpec(rec, rootfs, netns);
+      spec.env.push(...links.env.filter((e) => !spec.env.some((x) => x.split('=')[0] === e.split('=')[0])));
       await this.engine.call('exec_create', { spec });
       created = true;
       const { pid } = await this.engine.call('exec_start', { id: rec.ID });
