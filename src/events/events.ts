@@ -10,6 +10,7 @@
  */
 import { InvalidParameterError, SystemError } from '../errdefs/errors.js';
 import { Filters } from '../protocol/filters.js';
+import { sortKeys } from '../protocol/json.js';
 import type { EventInput, EventsQuery } from '../protocol/types/system.js';
 import type { MainHandlers } from '../engine/engine.js';
 import type { Job } from '../engine/job.js';
@@ -71,7 +72,7 @@ export class Events {
       if (input.Actor.ID) legacy.id = input.Actor.ID;
       if (attributes.image && input.Type === 'container') legacy.from = attributes.image;
     }
-    const body = JSON.stringify({ ...legacy, Type: input.Type, Action: input.Action, Actor: { ID: input.Actor.ID, Attributes: sortKeys(attributes) }, scope: 'local', time });
+    const body = JSON.stringify({ ...legacy, Type: input.Type, Action: input.Action, Actor: { ID: input.Actor.ID, Attributes: sortKeys(attributes) ?? {} }, scope: 'local', time });
     const line = `${body.slice(0, -1)},"timeNano":${ns}}\n`;
     const rec: Recorded = { ns, type: input.Type, action: input.Action, actorId: input.Actor.ID, attributes, scope: 'local', line };
     this.ring.push(rec);
@@ -201,6 +202,3 @@ function matches(f: Filters, r: Recorded): boolean {
   );
 }
 
-function sortKeys(o: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}

@@ -113,3 +113,9 @@ function firstError(s: string): { pos: number; what: string } {
     throw e;
   }
 }
+
+/** sortKeys copies a map with its keys in Go's order (encoding/json sorts map keys). */
+export function sortKeys<T>(map: Record<string, T> | null | undefined): Record<string, T> | null | undefined {
+  if (!map) return map;
+  return Object.fromEntries(Object.keys(map).sort().map((k) => [k, map[k]!]));
+}

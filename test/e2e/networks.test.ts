@@ -10,7 +10,7 @@
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { get } from 'node:http';
 import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
 import { importBusybox, leftovers } from '../helpers/containers.js';
@@ -105,6 +105,9 @@ test.serial('-p publishes on the host: 127.0.0.1 and all addresses, docker port,
   t.regex(ns.IPAddress, /^\d+\.\d+\.\d+\.\d+$/);
   t.is(ns.Networks.bridge.IPAddress, ns.IPAddress);
   t.regex(await ok(['ps', '--format', '{{.Names}} {{.Ports}}']), new RegExp(`^web1 127\\.0\\.0\\.1:${PORT}->8080/tcp$`, 'm'));
+  // From a container, through the host's address on the bridge (no proxy process: the kernel's DNAT).
+  const gw = JSON.parse(await ok(['network', 'inspect', 'bridge']))[0].IPAM.Config[0].Subnet.replace(/\.0\/16$/, '.1');
+  t.regex(await ok(['run', '--rm', 'busybox', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${gw} ${PORT + 1}`]), /hello-two/);
 
   const clash = await b!.docker(['run', '-d', '--name', 'clash', '-p', `127.0.0.1:${PORT}:80`, 'busybox', 'true']);
   t.is(clash.code, 125);
@@ -133,6 +136,8 @@ test.serial('a user-defined network: containers reach each other by address, nam
   const id = (await ok(['network', 'create', 'net1'])).trim();
   t.regex(id, /^[0-9a-f]{64}$/);
   await ok(['network', 'create', '--subnet', '10.213.77.0/24', '--gateway', '10.213.77.1', 'net2']);
+  const taken = await b!.docker(['network', 'create', '-o', 'com.docker.network.bridge.name=lo', 'netlo']);
+  t.is(taken.stderr, 'Error response from daemon: existing interface lo is not a bridge\n', 'a network never takes over a host interface');
   const dup = await b!.docker(['network', 'create', 'net1']);
   t.is(dup.stderr, 'Error response from daemon: network with name net1 already exists\n');
   await ok(['run', '-d', '--name', 'srv', '--network', 'net1', '--network-alias', 'db', 'busybox', 'sleep', '300']);
@@ -157,6 +162,16 @@ test.serial('a user-defined network: containers reach each other by address, nam
   t.deepEqual(Object.keys(netDoc.Containers), [srv.Id]);
   t.is(netDoc.Containers[srv.Id].IPv4Address, `${ip}/16`);
 
+  // A default-bridge container connected to net1 gets its line in hosts and the embedded DNS.
+  await ok(['run', '-d', '--name', 'late', '--add-host', 'gw:host-gateway', 'busybox', 'sleep', '300']);
+  await ok(['network', 'connect', 'net1', 'late']);
+  const lateIp = (await inspect('late')).NetworkSettings.Networks.net1.IPAddress;
+  const files = readFileSync(`/proc/${(await inspect('late')).State.Pid}/root/etc/hosts`, 'utf8') + readFileSync(`/proc/${(await inspect('late')).State.Pid}/root/etc/resolv.conf`, 'utf8');
+  t.regex(files, new RegExp(`^${lateIp.replace(/\./g, '\\.')}\t[0-9a-f]{12}$`, 'm'));
+  t.regex(files, /^\d+\.\d+\.\d+\.1\tgw$/m, 'host-gateway is the default bridge\'s address');
+  t.regex(files, /^nameserver 127\.0\.0\.11$/m);
+  await ok(['rm', '-f', 'late']);
+
   // connect and disconnect a running container
   await ok(['network', 'connect', 'net2', 'srv']);
   const two = (await inspect('srv')).NetworkSettings.Networks;
@@ -170,7 +185,8 @@ test.serial('a user-defined network: containers reach each other by address, nam
 test.serial('--network container:<name> shares another container\'s namespace: same address, same interfaces', async (t) => {
   await ok(['run', '-d', '--name', 'owner', 'busybox', 'sleep', '300']);
   const ip = (await inspect('owner')).NetworkSettings.IPAddress;
-  const out = await ok(['run', '--rm', '--network', 'container:owner', 'busybox', 'ip', '-o', '-4', 'addr', 'show', 'eth0']);
+  const out = await ok(['run', '--rm', '--network', 'container:owner', 'busybox', 'sh', '-c', 'ip -o -4 addr show eth0; hostname']);
+  t.regex(out, new RegExp(`\\n${(await inspect('owner')).Config.Hostname}\\n$`), 'the other container\'s hostname');
   t.regex(out, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/16`));
   const clash = await b!.docker(['run', '--rm', '--network', 'container:owner', '-p', '80:80', 'busybox', 'true']);
   t.regex(clash.stderr, /conflicting options: port publishing and the container type network mode/);

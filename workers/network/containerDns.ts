@@ -72,7 +72,7 @@ export class ContainerDns {
   ) {}
 
   /** start serves a container (or updates the networks it searches, if it is served already). */
-  async start(containerId: string, netns: string, networks: string[], dns: string[]): Promise<void> {
+  async start(containerId: string, netns: string, networks: string[], dns: string[], links: Array<{ name: string; alias: string }> = []): Promise<void> {
     const have = this.running.get(containerId);
     if (have) {
       have.resolver.setNetworks(networks);
@@ -92,7 +92,12 @@ export class ContainerDns {
       tcp.listen({ fd: tcpFd }, () => resolve());
     });
     const upstreams = (dns.length ? dns : await hostNameservers()).filter((a) => canonicalAddress(a) !== null).map((address) => ({ address }));
-    const resolver = new Resolver({ records: this.records, networks, upstreams, log: (m) => this.log.debug(`dns ${containerId.slice(0, 12)}: ${m}`) });
+    // Legacy links: their aliases are this container's alone, so it gets its own view of the records.
+    const alias = new Map(links.map((l) => [l.alias.toLowerCase(), l.name.toLowerCase()]));
+    const records: DnsRecords = alias.size
+      ? { lookup: (net, name) => this.records.lookup(net, alias.get(name) ?? name), reverse: (net, addr) => this.records.reverse(net, addr) }
+      : this.records;
+    const resolver = new Resolver({ records, networks, upstreams, log: (m) => this.log.debug(`dns ${containerId.slice(0, 12)}: ${m}`) });
     const server = new DnsServer(resolver, { udp: datagramSocket(udp), tcp });
     try {
       await restoreIn(netns, natRules(udp.address().port, (tcp.address() as AddressInfo).port));

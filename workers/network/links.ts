@@ -4,6 +4,7 @@
  * own namespace. Each step is one `ip -batch` process.
  */
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { SystemError } from '../../src/errdefs/errors.js';
@@ -45,21 +46,42 @@ export async function hostRoutes(): Promise<string[]> {
   return doc.map((r) => r.dst).filter((d) => d !== 'default').map((d) => (d.includes('/') ? d : `${d}/32`));
 }
 
-/** createBridge makes (or completes) a bridge with its gateway address, up. */
-export async function createBridge(name: string, gatewayCidr: string, mtu: number): Promise<void> {
-  const existing = await linkAddresses(name);
+/** linkKind is a link's type ("bridge", "veth", … ; "" for a plain device), or null if there is none. */
+export async function linkKind(name: string): Promise<string | null> {
+  try {
+    const { stdout } = await run('ip', ['-j', '-d', 'link', 'show', 'dev', name]);
+    const doc = JSON.parse(stdout) as Array<{ linkinfo?: { info_kind?: string } }>;
+    return doc[0]?.linkinfo?.info_kind ?? '';
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * createBridge makes (or completes) a bridge with its gateway address, up; it says whether it
+ * made the link (only then may berth delete it). An existing link that is not a bridge is
+ * refused, as dockerd does: a network must never take over the host's own interfaces.
+ */
+export async function createBridge(name: string, gatewayCidr: string, mtu: number): Promise<boolean> {
+  const kind = await linkKind(name);
+  if (kind !== null && kind !== 'bridge') throw new SystemError(`existing interface ${name} is not a bridge`);
+  const existing = kind === null ? null : await linkAddresses(name);
   const cmds: string[] = [];
-  if (existing === null) cmds.push(`link add ${name} type bridge`);
-  if (!existing?.includes(gatewayCidr)) cmds.push(`addr add ${gatewayCidr} dev ${name}`);
+  // dockerd's bridges have a 02:42 MAC too (random: they have no address of their own yet).
+  if (kind === null) cmds.push(`link add ${name} address 02:42:${[...randomBytes(4)].map((b) => b.toString(16).padStart(2, '0')).join(':')} type bridge`);
+  if (!existing?.includes(gatewayCidr)) cmds.push(`addr add ${gatewayCidr} brd + dev ${name}`);
   cmds.push(`link set ${name} mtu ${mtu}`, `link set ${name} up`);
   try {
     await batch(cmds, null);
   } catch (err) {
     throw new SystemError(`cannot create bridge ${name}: ${(err as Error).message}`);
   }
+  // No IPv6 on it (berth has none), as docker0 has no link-local address.
+  await writeFile(`/proc/sys/net/ipv6/conf/${name}/disable_ipv6`, '1').catch(() => {});
   // Published ports answer on 127.0.0.1 through DNAT to the bridge: the kernel must route
   // loopback-sourced packets there (dockerd does the same without its userland proxy).
   await writeFile(`/proc/sys/net/ipv4/conf/${name}/route_localnet`, '1').catch(() => {});
+  return kind === null;
 }
 
 export async function deleteLink(name: string): Promise<void> {
@@ -83,13 +105,14 @@ export async function addVeth(p: VethPlan): Promise<void> {
   const inside = [
     `link add ${p.ifname} type veth peer name ${p.hostVeth} netns ${process.pid}`,
     `link set ${p.ifname} address ${p.mac} mtu ${p.mtu}`,
-    `addr add ${p.cidr} dev ${p.ifname}`,
+    `addr add ${p.cidr} brd + dev ${p.ifname}`,
     `link set ${p.ifname} up`,
   ];
   if (p.gateway) inside.push(`route add default via ${p.gateway} dev ${p.ifname}`);
   try {
     await batch(inside, p.netns);
-    await batch([`link set ${p.hostVeth} master ${p.bridge} mtu ${p.mtu} up`], null);
+    // Hairpin on the bridge port: a container can reach its own published port on the host's address.
+    await batch([`link set ${p.hostVeth} master ${p.bridge} mtu ${p.mtu} up`, `link set ${p.hostVeth} type bridge_slave hairpin on`], null);
   } catch (err) {
     await deleteLink(p.hostVeth);
     throw new SystemError(`cannot connect the container to ${p.bridge}: ${(err as Error).message}`);

@@ -17,6 +17,7 @@ import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, Sy
 import { atomicWriteFile } from '../../src/fs/atomic.js';
 import { mkdirs } from '../../src/fs/mkdirs.js';
 import { Filters } from '../../src/protocol/filters.js';
+import { sortKeys } from '../../src/protocol/json.js';
 import { nowRfc3339Nano } from '../../src/protocol/time.js';
 import type { NetworkDriverConfig } from '../../src/protocol/types/config.js';
 import type { AttachArgs, AttachResult, EndpointSettings, IpamConfig, NetworkDoc, NetworksPruneReport, PortMap, PublishArgs } from '../../src/protocol/types/networks.js';
@@ -29,8 +30,12 @@ import { PortAllocator, portRules, type PortRule } from './ports.js';
 export interface NetworkRecord extends Omit<NetworkDoc, 'Containers'> {
   /** The bridge device ('' for host and null networks). */
   bridge: string;
-  /** The next address IPAM hands out (dockerd's allocator goes round, not back to freed ones). */
+  /** Unused (kept for state files of earlier versions). */
   nextIp: number;
+  /** Whether berth made the bridge device (only then does it delete it). */
+  ownBridge?: boolean;
+  /** The default bridge's gateway is not shown when berth picked the subnet (dockerd's way). */
+  hideGateway?: boolean;
 }
 
 export interface EndpointRecord {
@@ -50,6 +55,8 @@ export interface EndpointRecord {
   netns: string;
   dns: string[];
   ports: PortRule[];
+  /** Legacy link aliases this container resolves (user-defined networks). */
+  links?: Array<{ name: string; alias: string }>;
 }
 
 interface State {
@@ -103,7 +110,10 @@ export class NetworkManager implements DnsRecords {
     await this.firewall.setup();
     for (const n of this.state.networks) {
       if (n.Driver !== 'bridge') continue;
-      if (n.Name !== 'bridge' || !config.bridge) await createBridge(n.bridge, this.gatewayCidr(n), this.mtu(n));
+      if (n.Name !== 'bridge' || !config.bridge) {
+        const made = await createBridge(n.bridge, this.gatewayCidr(n), this.mtu(n));
+        n.ownBridge = n.ownBridge || made;
+      }
       await this.firewall.ensureAll('nat', this.networkRules(n).nat);
       await this.firewall.ensureAll('filter', this.networkRules(n).filter);
     }
@@ -132,7 +142,8 @@ export class NetworkManager implements DnsRecords {
     const networks = this.userNetworks(containerId);
     if (networks.length === 0) return this.dns?.stop(containerId);
     const ep = this.endpointsOf(containerId)[0]!;
-    await this.dns?.start(containerId, ep.netns, networks, ep.dns);
+    const links = this.endpointsOf(containerId).flatMap((e) => e.links ?? []);
+    await this.dns?.start(containerId, ep.netns, networks, ep.dns, links);
   }
 
   lookup(network: string, name: string): { ipv4: string[]; ipv6: string[] } | null {
@@ -187,10 +198,12 @@ export class NetworkManager implements DnsRecords {
     };
     const rec = old ?? this.record('bridge', 'bridge', [cfg], options, {}, false, name);
     rec.IPAM.Config = [cfg];
+    rec.hideGateway = !c.bip;
     rec.Options = options;
     rec.bridge = name;
     if (!old) this.state.networks.push(rec);
-    await createBridge(name, `${cfg.Gateway}/${subnet.prefix}`, c.mtu || 1500);
+    const made = await createBridge(name, `${cfg.Gateway}/${subnet.prefix}`, c.mtu || 1500);
+    rec.ownBridge = !c.bridge && (rec.ownBridge || made);
   }
 
   private record(name: string, driver: string, config: IpamConfig[], options: Record<string, string>, labels: Record<string, string>, internal: boolean, bridge: string): NetworkRecord {
@@ -245,7 +258,7 @@ export class NetworkManager implements DnsRecords {
     const subnet = n.IPAM.Config[0]!.Subnet;
     const icc = n.Options[`${OPT}enable_icc`] !== 'false';
     const masq = n.Options[`${OPT}enable_ip_masquerade`] !== 'false';
-    const nat: string[] = [`-A BERTH -i ${br} -j RETURN`];
+    const nat: string[] = [];
     const filter: string[] = [];
     if (n.Internal) {
       filter.push(`-A BERTH-ISOLATION-STAGE-1 ! -s ${subnet} -o ${br} -j DROP`, `-A BERTH-ISOLATION-STAGE-1 ! -d ${subnet} -i ${br} -j DROP`);
@@ -283,22 +296,22 @@ export class NetworkManager implements DnsRecords {
     if (byName) return byName;
     const hits = this.state.networks.filter((n) => n.Id.startsWith(ref));
     if (ref && hits.length === 1) return hits[0]!;
-    if (hits.length > 1) throw new ForbiddenError(`network ${ref} is ambiguous (${hits.length} matches found on name)`);
+    if (hits.length > 1) throw new InvalidParameterError(`${hits.length} matches found based on ID prefix: network ${ref} is ambiguous`);
     throw new NotFoundError(`network ${ref} not found`);
   }
 
   // ---- documents ----------------------------------------------------------------------------
 
   doc(n: NetworkRecord, withContainers = true): NetworkDoc {
-    const { bridge: _bridge, nextIp: _next, ...rest } = n;
+    const { bridge: _bridge, nextIp: _next, ownBridge: _own, hideGateway: _hide, ...rest } = n;
     // dockerd shows the default bridge's subnet without its gateway.
-    if (n.Name === 'bridge') rest.IPAM = { ...rest.IPAM, Config: rest.IPAM.Config.map((c) => ({ Subnet: c.Subnet, ...(c.IPRange ? { IPRange: c.IPRange } : {}) })) };
+    if (n.Name === 'bridge' && n.hideGateway) rest.IPAM = { ...rest.IPAM, Config: rest.IPAM.Config.map((c) => ({ Subnet: c.Subnet, ...(c.IPRange ? { IPRange: c.IPRange } : {}) })) };
     const containers: NetworkDoc['Containers'] = {};
     for (const ep of withContainers ? this.state.endpoints.filter((e) => e.networkId === n.Id) : []) {
       containers[ep.containerId] = { Name: ep.containerName, EndpointID: ep.endpointId, MacAddress: ep.mac, IPv4Address: `${ep.ip}/${ep.prefix}`, IPv6Address: '' };
     }
     const { Options, Labels, ...head } = rest;
-    return { ...head, Containers: containers, Options, Labels };
+    return { ...head, Containers: sortKeys(containers)!, Options: sortKeys(Options)!, Labels: sortKeys(Labels)! };
   }
 
   list(filters: string | undefined): NetworkDoc[] {
@@ -324,8 +337,7 @@ export class NetworkManager implements DnsRecords {
   async create(body: Record<string, unknown> | null): Promise<{ Id: string; Warning: string }> {
     if (!body) throw new InvalidParameterError('invalid network config: missing body');
     const name = typeof body.Name === 'string' ? body.Name : '';
-    if (!name) throw new InvalidParameterError('network name must be provided');
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new InvalidParameterError(`invalid network name ${JSON.stringify(name)}: must match [a-zA-Z0-9][a-zA-Z0-9_.-]*`);
+    if (!name) throw new SystemError('invalid name: ');
     const driver = typeof body.Driver === 'string' && body.Driver ? body.Driver : 'bridge';
     if (['bridge', 'host', 'none'].includes(name)) throw new ForbiddenError(`operation is not permitted on predefined ${name} network `);
     if (this.byName(name)) throw new ConflictError(`network with name ${name} already exists`);
@@ -336,6 +348,12 @@ export class NetworkManager implements DnsRecords {
     const ipam = (body.IPAM ?? {}) as { Driver?: string; Config?: Array<Record<string, unknown>> | null; Options?: Record<string, string> | null };
     if (ipam.Driver && ipam.Driver !== 'default') throw new NotFoundError(`plugin "${ipam.Driver}" not found`);
     const options = { ...((body.Options ?? {}) as Record<string, string>) };
+    for (const k of ['enable_icc', 'enable_ip_masquerade']) {
+      const v = options[`${OPT}${k}`];
+      if (v !== undefined && !/^(1|t|T|TRUE|true|True|0|f|F|FALSE|false|False)$/.test(v)) {
+        throw new SystemError(`failed to parse ${OPT}${k} value: ${v} (strconv.ParseBool: parsing ${JSON.stringify(v)}: invalid syntax)`);
+      }
+    }
     const labels = { ...((body.Labels ?? {}) as Record<string, string>) };
     const configs = ipam.Config ?? [];
     if (configs.length > 1) throw new InvalidParameterError('berth supports one IPv4 subnet per network');
@@ -351,15 +369,16 @@ export class NetworkManager implements DnsRecords {
       let gw = sub.base + 1;
       if (typeof ask.Gateway === 'string' && ask.Gateway) {
         const g = ipToInt(ask.Gateway);
-        if (g === null || !contains(sub, g)) throw new InvalidParameterError(`no matching subnet for gateway ${ask.Gateway}`);
+        if (g === null || !contains(sub, g)) throw new SystemError(`failed to allocate gateway (${ask.Gateway}): Requested address is out of range`);
         gw = g;
       }
-      cfg = { Subnet: cidrText(sub), Gateway: intToIp(gw) };
+      cfg = { Subnet: cidrText(sub) };
       if (typeof ask.IPRange === 'string' && ask.IPRange) {
         const r = mustCidr(ask.IPRange, 'ip-range');
         if (!(r.prefix >= sub.prefix && contains(sub, r.base))) throw new InvalidParameterError(`no matching subnet for range ${ask.IPRange}`);
         cfg.IPRange = cidrText(r);
       }
+      cfg.Gateway = intToIp(gw); // dockerd's key order: Subnet, IPRange, Gateway
     } else {
       if (ask && (ask.Gateway || ask.IPRange)) throw new InvalidParameterError('a gateway or IP range needs a subnet');
       const pool = await this.freePool([]);
@@ -367,16 +386,16 @@ export class NetworkManager implements DnsRecords {
     }
     const rec = this.record(name, 'bridge', [cfg], options, labels, body.Internal === true, '');
     rec.Attachable = body.Attachable === true;
-    rec.IPAM.Options = ipam.Options ?? {};
+    rec.IPAM.Options = ipam.Options ?? null;
     rec.bridge = options[`${OPT}name`] || `br-${rec.Id.slice(0, 12)}`;
     if (rec.bridge.length > 15) throw new InvalidParameterError(`bridge name ${rec.bridge} is too long (15 characters at most)`);
-    await createBridge(rec.bridge, this.gatewayCidr(rec), this.mtu(rec));
+    rec.ownBridge = await createBridge(rec.bridge, this.gatewayCidr(rec), this.mtu(rec));
     try {
       const rules = this.networkRules(rec);
       await this.firewall.add('nat', rules.nat);
       await this.firewall.add('filter', rules.filter);
     } catch (err) {
-      await deleteLink(rec.bridge);
+      if (rec.ownBridge) await deleteLink(rec.bridge);
       throw err;
     }
     this.state.networks.push(rec);
@@ -400,7 +419,7 @@ export class NetworkManager implements DnsRecords {
     const rules = this.networkRules(n);
     await this.firewall.remove('filter', rules.filter);
     await this.firewall.remove('nat', rules.nat);
-    await deleteLink(n.bridge);
+    if (n.ownBridge) await deleteLink(n.bridge);
   }
 
   async prune(filters: string | undefined): Promise<{ report: NetworksPruneReport; removed: Array<{ id: string; name: string; type: string }> }> {
@@ -457,6 +476,7 @@ export class NetworkManager implements DnsRecords {
       netns: a.netns,
       dns: a.dns,
       ports: [],
+      links: a.links,
     };
     await addVeth({
       netns: a.netns,
@@ -505,7 +525,7 @@ export class NetworkManager implements DnsRecords {
     const subnet = mustCidr(cfg.Subnet, 'subnet');
     const ip = ipToInt(text);
     if (ip === null) throw new InvalidParameterError(`invalid IPv4 address: ${text}`);
-    if (!contains(subnet, ip)) throw new InvalidParameterError(`no available IPv4 addresses on this network's address pools: ${n.Name} (${n.Id})`);
+    if (!contains(subnet, ip)) throw new SystemError(`Invalid address ${text}: It does not belong to any of this network's subnets`);
     if (n.Name === 'bridge') throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
     if (text === cfg.Gateway || this.state.endpoints.some((e) => e.networkId === n.Id && e.ip === text)) {
       throw new ForbiddenError(`Address already in use`);
@@ -545,15 +565,17 @@ export class NetworkManager implements DnsRecords {
   async publish(p: PublishArgs): Promise<PortMap> {
     const n = this.find(p.network);
     const ep = this.state.endpoints.find((e) => e.networkId === n.Id && e.containerId === p.containerId);
-    const { rules, ports } = await this.ports.allocate(p.bindings, p.exposed, p.publishAll, this.config.defaultIp || '0.0.0.0');
+    const hostIp = n.Options[`${OPT}host_binding_ipv4`] || this.config.defaultIp || '0.0.0.0';
+    const { rules, ports } = await this.ports.allocate(p.bindings, p.exposed, p.publishAll, hostIp);
     if (!ep || n.Driver !== 'bridge') {
       this.ports.release(rules);
       return ports;
     }
     try {
       const all = rules.map((r) => portRules(r, ep.ip, n.bridge));
-      await this.firewall.add('nat', all.flatMap((r) => r.nat));
-      await this.firewall.add('filter', all.flatMap((r) => r.filter));
+      // One container port published twice needs its ACCEPT and hairpin rules once.
+      await this.firewall.add('nat', [...new Set(all.flatMap((r) => r.nat))]);
+      await this.firewall.add('filter', [...new Set(all.flatMap((r) => r.filter))]);
     } catch (err) {
       this.ports.release(rules);
       throw err;
@@ -566,8 +588,8 @@ export class NetworkManager implements DnsRecords {
   private async unpublishEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
     if (!ep.ports.length) return;
     const all = ep.ports.map((r) => portRules(r, ep.ip, n.bridge));
-    await this.firewall.remove('filter', all.flatMap((r) => r.filter));
-    await this.firewall.remove('nat', all.flatMap((r) => r.nat));
+    await this.firewall.remove('filter', [...new Set(all.flatMap((r) => r.filter))]);
+    await this.firewall.remove('nat', [...new Set(all.flatMap((r) => r.nat))]);
     this.ports.release(ep.ports);
     ep.ports = [];
   }
@@ -605,8 +627,8 @@ export class NetworkManager implements DnsRecords {
       const rules = this.networkRules(n);
       await this.firewall.remove('filter', rules.filter);
       await this.firewall.remove('nat', rules.nat);
-      // A -b bridge is the user's: it stays.
-      if (!(n.Name === 'bridge' && this.config.bridge)) await deleteLink(n.bridge);
+      // A bridge berth did not make (-b, or a name that existed) is the user's: it stays.
+      if (n.ownBridge) await deleteLink(n.bridge);
     }
     await this.firewall.teardown();
     await this.dns?.stopAll();

@@ -50,7 +50,8 @@ function hostPortFree(proto: string, ip: string, port: number): Promise<string |
 export class PortAllocator {
   /** "proto/ip/port" of every host port berth has handed out. */
   private readonly used = new Set<string>();
-  private next = 0;
+  /** Where the next ephemeral port search starts, per protocol (dockerd counts them apart). */
+  private readonly next = new Map<string, number>();
 
   private key(proto: string, ip: string, port: number): string {
     return `${proto}/${ip || '0.0.0.0'}/${port}`;
@@ -131,10 +132,11 @@ export class PortAllocator {
   private async ephemeral(proto: string, ip: string): Promise<number> {
     const [lo, hi] = await localPortRange();
     const span = hi - lo + 1;
+    const start = this.next.get(proto) ?? 0;
     for (let i = 0; i < span; i++) {
-      const p = lo + ((this.next + i) % span);
+      const p = lo + ((start + i) % span);
       if (this.taken(proto, ip, p) || (await hostPortFree(proto, ip, p))) continue;
-      this.next = p - lo + 1;
+      this.next.set(proto, p - lo + 1);
       this.used.add(this.key(proto, ip, p));
       return p;
     }
@@ -152,7 +154,9 @@ export function portRules(r: PortRule, ip: string, bridge: string): { nat: strin
   const dst = r.hostIp && r.hostIp !== '0.0.0.0' ? ` -d ${r.hostIp}/32` : '';
   return {
     nat: [
-      `-A BERTH${dst} ! -i ${bridge} -p ${r.proto} -m ${r.proto} --dport ${r.hostPort} -j DNAT --to-destination ${ip}:${r.containerPort}`,
+      // No `! -i bridge` (dockerd's with --userland-proxy=false): containers reach published
+      // ports on the host's addresses too, with no proxy process to carry them.
+      `-A BERTH${dst} -p ${r.proto} -m ${r.proto} --dport ${r.hostPort} -j DNAT --to-destination ${ip}:${r.containerPort}`,
       // Hairpin: the container reaching itself through its published port.
       `-A BERTH-POSTROUTING -s ${ip}/32 -d ${ip}/32 -p ${r.proto} -m ${r.proto} --dport ${r.containerPort} -j MASQUERADE`,
     ],

@@ -345,7 +345,8 @@ function checkNetworking(body: Doc, hostConfig: Doc): EndpointRequest | null {
   const ipam = (obj(s, 'IPAMConfig') ?? {}) as Doc;
   const ipv4 = str(ipam, 'IPv4Address');
   if (str(ipam, 'IPv6Address')) throw new NotImplementedError('berth does not implement IPv6 addresses yet');
-  for (const k of ['Links', 'DriverOpts', 'MacAddress']) if (!isEmpty(s[k])) refuse(`NetworkingConfig.EndpointsConfig.${k}`, 'a later issue');
+  // (Links come in HostConfig.Links too: the daemon takes them from there.)
+  for (const k of ['DriverOpts', 'MacAddress']) if (!isEmpty(s[k])) refuse(`NetworkingConfig.EndpointsConfig.${k}`, 'a later issue');
   if (network === 'bridge') {
     if (aliases.length) throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
     if (ipv4) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');

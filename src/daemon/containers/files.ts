@@ -5,9 +5,8 @@
  * Google's public servers if none is left, and --dns/--dns-search/--dns-option replacing
  * their parts.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { atomicWriteFile } from '../../fs/atomic.js';
 
 const HOSTS_DEFAULT = [
   '127.0.0.1\tlocalhost',
@@ -28,6 +27,8 @@ export interface NetFilesInput {
   /** On a user-defined network: resolv.conf points at the embedded server, 127.0.0.11. */
   embeddedDns: boolean;
   extraHosts: string[];
+  /** What --add-host's "host-gateway" stands for (the default bridge's address). */
+  hostGateway: string;
   /** Lines for legacy --link targets ("IP\talias id name"), before the container's own. */
   linkHosts: string[];
   dns: string[];
@@ -75,18 +76,19 @@ export async function writeNetFiles(i: NetFilesInput): Promise<NetFiles> {
     resolvConfPath: join(i.dir, 'resolv.conf'),
   };
   const host = i.networkMode === 'host';
-  await atomicWriteFile(files.hostnamePath, `${i.hostname}\n`, 0o644);
+  await writeInPlace(files.hostnamePath, `${i.hostname}\n`);
   let hosts: string[];
   if (host) hosts = (await readFile('/etc/hosts', 'utf8').catch(() => HOSTS_DEFAULT.join('\n'))).trimEnd().split('\n');
   else hosts = [...HOSTS_DEFAULT];
   for (const h of i.extraHosts) {
     const at = h.indexOf(':');
-    hosts.push(`${h.slice(at + 1)}\t${h.slice(0, at)}`);
+    const ip = h.slice(at + 1);
+    hosts.push(`${ip === 'host-gateway' ? i.hostGateway : ip}\t${h.slice(0, at)}`);
   }
   hosts.push(...i.linkHosts);
-  // The container's own name, at its address (dockerd: hostname, and hostname.domainname first).
-  if (!host && i.addresses[0]) hosts.push(`${i.addresses[0]}\t${i.domainname ? `${i.hostname}.${i.domainname} ` : ''}${i.hostname}`);
-  await atomicWriteFile(files.hostsPath, hosts.join('\n') + '\n', 0o644);
+  // The container's own name, at each of its addresses (dockerd: hostname.domainname first).
+  if (!host) for (const a of i.addresses) hosts.push(`${a}\t${i.domainname ? `${i.hostname}.${i.domainname} ` : ''}${i.hostname}`);
+  await writeInPlace(files.hostsPath, hosts.join('\n') + '\n');
   const base = await hostResolvConf();
   let text = resolvConf(base, { dns: i.dns, dnsSearch: i.dnsSearch, dnsOptions: i.dnsOptions, keepLoopback: host });
   if (i.embeddedDns) {
@@ -98,6 +100,14 @@ export async function writeNetFiles(i: NetFilesInput): Promise<NetFiles> {
     if (!options.some((o) => o.startsWith('ndots:'))) options.push('ndots:0');
     text = [...search, 'nameserver 127.0.0.11', `options ${options.join(' ')}`, ''].join('\n');
   }
-  await atomicWriteFile(files.resolvConfPath, text, 0o644);
+  await writeInPlace(files.resolvConfPath, text);
   return files;
+}
+
+/**
+ * writeInPlace rewrites a file keeping its inode: a running container sees these files through
+ * bind mounts of the inodes, so a connect must change them, not replace them.
+ */
+async function writeInPlace(path: string, text: string): Promise<void> {
+  await writeFile(path, text, { mode: 0o644 });
 }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { DaemonConfig } from '../../config/config.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Job } from '../../engine/job.js';
-import { ConflictError, ForbiddenError, InvalidParameterError, NotImplementedError, SystemError, toWire, withContext } from '../../errdefs/errors.js';
+import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, NotImplementedError, SystemError, toWire, withContext } from '../../errdefs/errors.js';
 import type { Events } from '../../events/events.js';
 import { logger } from '../../log/log.js';
 import type {
@@ -210,6 +210,14 @@ export class Containers {
     this.store.reserve(name, id);
     try {
       if (!p.config.Hostname) p.config.Hostname = p.hostConfig.NetworkMode === 'host' ? hostHostname() : id.slice(0, 12);
+      const mode = p.hostConfig.NetworkMode as string;
+      if (mode.startsWith('container:') && this.store.has(this.idOf(mode.slice(10)))) {
+        // dockerd records the other container by its ID, and gives this one its hostname.
+        const other = this.store.get(mode.slice(10));
+        p.hostConfig.NetworkMode = `container:${other.ID}`;
+        p.config.Hostname = other.Config.Hostname;
+        p.config.Domainname = other.Config.Domainname;
+      }
       const networks = await this.plannedNetworks(p.hostConfig.NetworkMode as string, p.endpoint);
       p.hostConfig.Links = this.resolveLinks(p.hostConfig.Links as string[] | null, name);
       const rootfs = await this.engine.call('rootfs_create', { id, image: image.id });
@@ -243,7 +251,11 @@ export class Containers {
       }
       this.store.add(rec);
       this.publish(rec, 'create');
-      return { Id: id, Warnings: [] };
+      const warnings: string[] = [];
+      if (p.hostConfig.NetworkMode === 'host' && (Object.keys(p.hostConfig.PortBindings as object).length || p.hostConfig.PublishAllPorts)) {
+        warnings.push('Published ports are discarded when using host network mode');
+      }
+      return { Id: id, Warnings: warnings };
     } catch (err) {
       this.store.release(name);
       throw err;
@@ -252,18 +264,24 @@ export class Containers {
 
   /**
    * plannedNetworks is NetworkSettings.Networks of a new container: the network it will join,
-   * checked now (a missing one is dockerd's 404), with its endpoint settings still empty.
+   * with its endpoint settings still empty (a missing one fails the start, as in dockerd).
    */
+  /** idOf is a reference's container ID, or '' when there is no such container. */
+  private idOf(ref: string): string {
+    try {
+      return this.store.get(ref).ID;
+    } catch {
+      return '';
+    }
+  }
+
   private async plannedNetworks(mode: string, ep: EndpointRequest | null): Promise<Record<string, EndpointSettings>> {
     const empty = (aliases: string[] = [], ipv4 = ''): EndpointSettings => ({
       IPAMConfig: ipv4 ? { IPv4Address: ipv4 } : null, Links: null, Aliases: aliases.length ? aliases : null, NetworkID: '', EndpointID: '', Gateway: '',
       IPAddress: '', IPPrefixLen: 0, IPv6Gateway: '', GlobalIPv6Address: '', GlobalIPv6PrefixLen: 0, MacAddress: '', DriverOpts: null,
     });
     if (mode === 'none' || mode === 'host') return { [mode]: empty() };
-    if (mode.startsWith('container:')) {
-      this.store.get(mode.slice('container:'.length)); // 404 if it does not exist
-      return {};
-    }
+    if (mode.startsWith('container:')) return {};
     if (!ep) return {};
     let net;
     try {
@@ -271,6 +289,8 @@ export class Containers {
     } catch (err) {
       // Networking off (-b none): the default is none, as there is no bridge.
       if (mode === 'default' && ep.network === 'bridge') return { none: empty() };
+      // dockerd creates it anyway; the start says the network is not there.
+      if (err instanceof NotFoundError) return { [ep.network]: empty(ep.aliases, ep.ipv4) };
       throw err;
     }
     if (ep.ipv4 && !net.IPAM.Config.some((c) => c.Subnet)) throw new InvalidParameterError('user specified IP address is supported only when connecting to networks with user configured subnets');
@@ -358,22 +378,7 @@ export class Containers {
       const { path: rootfs } = await this.engine.call('rootfs_mount', { id: rec.ID });
       const net = await this.joinNetworks(rec);
       const links = this.linkInfo(rec);
-      const files = await writeNetFiles({
-        linkHosts: links.hosts,
-        dir,
-        hostname: rec.Config.Hostname,
-        domainname: rec.Config.Domainname,
-        networkMode: hc.NetworkMode,
-        addresses: net.addresses,
-        embeddedDns: net.embeddedDns,
-        extraHosts: (hc.ExtraHosts as string[] | null) ?? [],
-        dns: (hc.Dns as string[]).length ? (hc.Dns as string[]) : this.d.config().dns,
-        dnsSearch: (hc.DnsSearch as string[]).length ? (hc.DnsSearch as string[]) : this.d.config().dnsSearch,
-        dnsOptions: hc.DnsOptions as string[],
-      });
-      rec.HostnamePath = files.hostnamePath;
-      rec.HostsPath = files.hostsPath;
-      rec.ResolvConfPath = files.resolvConfPath;
+      await this.writeFiles(rec, net.addresses, net.embeddedDns, links.hosts);
       rec.LogPath = join(dir, `${rec.ID}-json.log`);
       const netns = net.netns;
       const spec = this.runSpec(rec, rootfs, netns);
@@ -479,6 +484,46 @@ export class Containers {
   }
 
   /**
+   * writeFiles (re)writes the container's hostname, hosts and resolv.conf (at start, and when it
+   * joins or leaves a network while it runs); one sharing another's namespace uses that one's.
+   */
+  private async writeFiles(rec: ContainerRecord, addresses: string[], embeddedDns: boolean, linkHosts: string[]): Promise<void> {
+    const hc = rec.HostConfig;
+    if (hc.NetworkMode.startsWith('container:')) {
+      const other = this.store.get(hc.NetworkMode.slice(10));
+      rec.HostnamePath = other.HostnamePath;
+      rec.HostsPath = other.HostsPath;
+      rec.ResolvConfPath = other.ResolvConfPath;
+      return;
+    }
+    const extraHosts = (hc.ExtraHosts as string[] | null) ?? [];
+    let hostGateway = '';
+    if (extraHosts.some((h) => h.endsWith(':host-gateway'))) {
+      const bridge = await this.engine.call('network_inspect', { name: 'bridge' }).catch(() => null);
+      const subnet = bridge?.IPAM.Config[0]?.Subnet ?? '';
+      hostGateway = bridge?.IPAM.Config[0]?.Gateway ?? subnet.replace(/\.0\/\d+$/, '.1');
+      if (!hostGateway) throw new InvalidParameterError('unable to derive the IP value for host-gateway');
+    }
+    const files = await writeNetFiles({
+      linkHosts,
+      dir: this.store.dir(rec.ID),
+      hostname: rec.Config.Hostname,
+      domainname: rec.Config.Domainname,
+      networkMode: hc.NetworkMode,
+      addresses,
+      embeddedDns,
+      extraHosts,
+      hostGateway,
+      dns: (hc.Dns as string[]).length ? (hc.Dns as string[]) : this.d.config().dns,
+      dnsSearch: (hc.DnsSearch as string[]).length ? (hc.DnsSearch as string[]) : this.d.config().dnsSearch,
+      dnsOptions: hc.DnsOptions as string[],
+    });
+    rec.HostnamePath = files.hostnamePath;
+    rec.HostsPath = files.hostsPath;
+    rec.ResolvConfPath = files.resolvConfPath;
+  }
+
+  /**
    * joinNetworks gives a starting container its network: a namespace of its own (or the
    * host's, or another container's), its interface on each of its networks, and its published
    * ports on the first. NetworkSettings records what it got.
@@ -490,7 +535,7 @@ export class Containers {
     if (mode.startsWith('container:')) {
       const other = this.store.get(mode.slice('container:'.length));
       if (!other.State.Running) throw new ConflictError(`cannot join network of a non running container: ${other.ID}`);
-      ns.SandboxKey = other.NetworkSettings.SandboxKey;
+      ns.SandboxKey = ''; // dockerd shows none: the namespace is the other container's
       return { netns: other.NetworkSettings.SandboxKey || null, addresses: [], embeddedDns: false };
     }
     const { path: netns } = await this.engine.call('netns_create', { id: rec.ID, mode: mode === 'host' ? 'host' : 'none' });
@@ -499,6 +544,8 @@ export class Containers {
     let embeddedDns = false;
     const dns = (hc.Dns as string[]).length ? (hc.Dns as string[]) : this.d.config().dns;
     const joined: string[] = [];
+    // "/target:/self/alias" → {name: target, alias}: DNS aliases on user-defined networks.
+    const linkAliases = ((hc.Links as string[] | null) ?? []).map((l) => ({ name: l.split(':')[0]!.slice(1), alias: l.slice(l.lastIndexOf('/') + 1) }));
     for (const [name, ep] of Object.entries(ns.Networks)) {
       const r = await this.engine.call('allocate_interface', {
         containerId: rec.ID,
@@ -508,6 +555,7 @@ export class Containers {
         aliases: ep.Aliases ?? [],
         ipv4: ep.IPAMConfig?.IPv4Address ?? '',
         dns,
+        links: linkAliases,
       });
       ns.Networks[name] = r.settings;
       if (r.settings.IPAddress) {
@@ -920,14 +968,22 @@ export class Containers {
       };
       if (rec.State.Running) {
         const r = await this.engine.call('allocate_interface', {
-          containerId: rec.ID, containerName: rec.Name.slice(1), netns: rec.NetworkSettings.SandboxKey, network: net.Id, aliases, ipv4, dns: this.d.config().dns,
+          containerId: rec.ID, containerName: rec.Name.slice(1), netns: rec.NetworkSettings.SandboxKey, network: net.Id, aliases, ipv4, dns: this.d.config().dns, links: [],
         });
         rec.NetworkSettings.Networks[net.Name] = r.settings;
+        await this.refreshFiles(rec);
       } else {
         rec.NetworkSettings.Networks[net.Name] = settings;
       }
       await this.save(rec);
     });
+  }
+
+  /** refreshFiles rewrites a running container's hosts and resolv.conf after a connect or disconnect. */
+  private async refreshFiles(rec: ContainerRecord): Promise<void> {
+    const eps = Object.entries(rec.NetworkSettings.Networks).filter(([, e]) => e.IPAddress);
+    const embedded = eps.some(([name]) => name !== 'bridge');
+    await this.writeFiles(rec, eps.map(([, e]) => e.IPAddress), embedded, this.linkInfo(rec).hosts);
   }
 
   async disconnect(network: string, ref: string, force: boolean): Promise<void> {
@@ -936,7 +992,7 @@ export class Containers {
       rec = this.store.get(ref);
     } catch (err) {
       if (!force) throw err;
-      return;
+      throw new NotFoundError(`endpoint ${ref} not found`);
     }
     const net = await this.engine.call('network_inspect', { name: network });
     await this.locked(rec, async () => {
@@ -944,6 +1000,7 @@ export class Containers {
       if (!ep) throw new SystemError(`container ${rec.ID} is not connected to network ${net.Name}`);
       if (rec.State.Running) await this.engine.call('release_interface', { containerId: rec.ID, network: net.Id });
       delete rec.NetworkSettings.Networks[net.Name];
+      if (rec.State.Running) await this.refreshFiles(rec);
       await this.save(rec);
     });
   }

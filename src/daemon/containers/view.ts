@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { InvalidParameterError, SystemError } from '../../errdefs/errors.js';
 import { Filters } from '../../protocol/filters.js';
 import { nsFromRfc3339, ZERO_TIME } from '../../protocol/time.js';
+import { sortKeys } from '../../protocol/json.js';
 import type { ContainerRecord } from './store.js';
 
 /** dockerd's units.HumanDuration. */
@@ -85,13 +86,14 @@ export function inspectDoc(rec: ContainerRecord, x: InspectExtras): Record<strin
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: rec.HostConfig,
+    HostConfig: { ...rec.HostConfig, PortBindings: sortKeys(rec.HostConfig.PortBindings as Record<string, unknown>) },
     GraphDriver: rec.GraphDriver,
   };
   if (x.sizeRw !== undefined) doc.SizeRw = x.sizeRw;
   if (x.sizeRootFs !== undefined) doc.SizeRootFs = x.sizeRootFs;
   doc.Mounts = [];
-  doc.Config = rec.Config;
+  // Maps in Go's key order (encoding/json sorts them).
+  doc.Config = { ...rec.Config, ...(rec.Config.ExposedPorts ? { ExposedPorts: sortKeys(rec.Config.ExposedPorts as Record<string, unknown>) } : {}), Labels: sortKeys(rec.Config.Labels) };
   const ns = rec.NetworkSettings;
   // The top-level address fields are the default bridge's, as in dockerd.
   const def = ns.Networks.bridge;
@@ -101,7 +103,7 @@ export function inspectDoc(rec: ContainerRecord, x: InspectExtras): Record<strin
     HairpinMode: false,
     LinkLocalIPv6Address: '',
     LinkLocalIPv6PrefixLen: 0,
-    Ports: ns.Ports,
+    Ports: sortKeys(ns.Ports),
     SandboxKey: ns.SandboxKey,
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
@@ -113,7 +115,7 @@ export function inspectDoc(rec: ContainerRecord, x: InspectExtras): Record<strin
     IPPrefixLen: def?.IPPrefixLen ?? 0,
     IPv6Gateway: '',
     MacAddress: def?.MacAddress ?? '',
-    Networks: ns.Networks,
+    Networks: sortKeys(ns.Networks),
   };
   return doc;
 }
@@ -165,11 +167,11 @@ export function summary(rec: ContainerRecord, removing: boolean, sizes?: { rw: n
     if (sizes.rw) doc.SizeRw = sizes.rw;
     if (sizes.rootFs) doc.SizeRootFs = sizes.rootFs;
   }
-  doc.Labels = rec.Config.Labels ?? {};
+  doc.Labels = sortKeys(rec.Config.Labels) ?? {};
   doc.State = stateString(rec, removing);
   doc.Status = statusText(rec, removing);
   doc.HostConfig = { NetworkMode: rec.HostConfig.NetworkMode };
-  doc.NetworkSettings = { Networks: rec.NetworkSettings.Networks };
+  doc.NetworkSettings = { Networks: sortKeys(rec.NetworkSettings.Networks) };
   doc.Mounts = [];
   return doc;
 }

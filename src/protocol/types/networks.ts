@@ -66,6 +66,8 @@ export interface AttachArgs {
   ipv4: string;
   /** Upstream resolvers for names that are not containers (user-defined networks). */
   dns: string[];
+  /** Legacy --link on a user-defined network: an alias only this container resolves. */
+  links: Array<{ name: string; alias: string }>;
 }
 
 export interface AttachResult {
