@@ -60,7 +60,6 @@ test.serial('create checks its input with dockerd\'s statuses and messages', asy
     ['{"Image":"busybox","HostConfig":{"Memory":1024}}', 400, 'Minimum memory limit allowed is 6MB'],
     ['{"Image":"busybox","WorkingDir":"relative"}', 400, "the working directory 'relative' is invalid, it needs to be an absolute path"],
     ['{"Image":"busybox","HostConfig":{"Binds":["/tmp:/x"]}}', 501, 'berth does not implement HostConfig.Binds yet (planned: #6 (volumes))'],
-    ['{"Image":"busybox","HostConfig":{"NetworkMode":"mynet"}}', 404, 'network mynet not found'],
     ['{"Image":"nosuch"}', 404, 'No such image: nosuch:latest'],
     ['[1]', 400, 'the container configuration must be a JSON object'],
   ];
@@ -69,6 +68,13 @@ test.serial('create checks its input with dockerd\'s statuses and messages', asy
     t.is(r.status, status, body);
     t.deepEqual(r.json(), { message }, body);
   }
+  // As dockerd: a missing network is found missing at start, not at create.
+  const netless = await b.request('POST', '/containers/create', { body: '{"Image":"busybox","HostConfig":{"NetworkMode":"mynet"}}', headers: json });
+  t.is(netless.status, 201);
+  const id = netless.json<{ Id: string }>().Id;
+  const start = await b.request('POST', `/containers/${id}/start`);
+  t.deepEqual([start.status, start.json()], [404, { message: 'network mynet not found' }]);
+  await b.request('DELETE', `/containers/${id}`);
   const bad = await b.request('POST', '/containers/create?name=a%20b', { body: '{"Image":"busybox"}', headers: json });
   t.is(bad.status, 400);
   t.deepEqual(bad.json(), { message: 'Invalid container name (a b), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed' });
