@@ -4,11 +4,11 @@
  *
  * conmon writes its own k8s-file log ("<time> <stream> <F|P> <text>") whatever berthd is
  * doing; LogConverter turns it into json-file lines, remembering how far it got in an offset
- * file, so lines a container writes while berthd is down are converted when it is back:
- * nothing is lost (a crash between append and offset may repeat a line, never drop one).
+ * file (with the json-file log's length then), so lines a container writes while berthd is
+ * down are converted when it is back, and a crash mid-conversion neither loses nor repeats one.
  * readLogs serves GET /containers/{id}/logs from the json-file log.
  */
-import { appendFile, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { appendFile, open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { watch, type FSWatcher } from 'node:fs';
 import type { PortWriter } from '../../src/protocol/stream.js';
 import type { LogsArgs } from '../../src/protocol/types/containers.js';
@@ -81,8 +81,28 @@ export class LogConverter {
     private readonly offsetFile: string,
   ) {}
 
-  private async offset(): Promise<number> {
-    return Number((await readFile(this.offsetFile, 'utf8').catch(() => '0')).trim()) || 0;
+  /**
+   * The last checkpoint: how far conmon's log was converted ("src") and how long the json-file
+   * log was then ("dst"). After a crash, what was appended past dst is cut and converted again
+   * from src: every entry once, none lost, none twice.
+   */
+  private async checkpoint(): Promise<{ src: number; dst: number | null }> {
+    const [src = '0', dst] = (await readFile(this.offsetFile, 'utf8').catch(() => '0')).trim().split(/\s+/);
+    return { src: Number(src) || 0, dst: dst === undefined ? null : Number(dst) };
+  }
+
+  private async resume(): Promise<number> {
+    const { src, dst } = await this.checkpoint();
+    if (dst !== null) {
+      const size = (await stat(this.target).catch(() => ({ size: 0 }))).size;
+      if (size > dst) await truncate(this.target, dst);
+    }
+    return src;
+  }
+
+  private async save(src: number): Promise<void> {
+    const dst = (await stat(this.target).catch(() => ({ size: 0 }))).size;
+    await writeFile(this.offsetFile, `${src} ${dst}`);
   }
 
   /** pump converts what the source has beyond the offset (serialized: one pass at a time). */
@@ -121,7 +141,7 @@ export class LogConverter {
       return; // no log yet
     }
     try {
-      let pos = this.pos ?? (await this.offset());
+      let pos = this.pos ?? (await this.resume());
       const size = (await fh.stat()).size;
       if (size < pos) pos = 0; // conmon rotated the file
       while (pos < size) {
@@ -149,10 +169,9 @@ export class LogConverter {
         if (at === 0) break;
         if (out) await appendFile(this.target, out, { mode: 0o640 });
         pos += at;
-        // A crash must not lose a pending partial line: the offset stays before its first part
-        // (re-reading from there may repeat a few entries of the other stream, never drop one).
         this.pos = pos;
-        await writeFile(this.offsetFile, String(Math.min(pos, ...[...this.pending.values()].map((p) => p.at))));
+        // Checkpoints only where no partial line is pending, so a restart redoes those whole.
+        if (this.pending.size === 0) await this.save(pos);
       }
     } finally {
       await fh.close();
@@ -190,7 +209,7 @@ export class LogConverter {
       for (const [stream, p] of this.pending) if (p.data.length) out += this.entry(p.data, stream, p.time);
       this.pending.clear();
       if (out) await appendFile(this.target, out, { mode: 0o640 });
-      if (this.pos !== null) await writeFile(this.offsetFile, String(this.pos));
+      if (this.pos !== null) await this.save(this.pos);
     });
     await this.busy;
   }
