@@ -142,18 +142,19 @@ export interface Berthd {
 
 /**
  * spawnBerthd starts dist/src/cli/berthd.js with all its state inside dir (data root, exec root,
- * pidfile) and `-b none --iptables=false`, so it never touches the host's network or firewall.
+ * pidfile) and `-b none --iptables=false`, so it never touches the host's network or firewall —
+ * unless opts.network: then berthd makes its default bridge (berth0) and its BERTH* iptables
+ * chains, which a clean SIGTERM stop removes (the `network` scenario checks that it did).
  * `args` adds the listeners (-H, loopback or unix only) and options such as -s. It does not
  * wait for berthd to be ready: call waitForPing.
  */
-export function spawnBerthd(repo: string, dir: string, args: readonly string[]): Berthd {
+export function spawnBerthd(repo: string, dir: string, args: readonly string[], opts: { network?: boolean } = {}): Berthd {
   const argv = [
     join(repo, 'dist/src/cli/berthd.js'),
     '--data-root', join(dir, 'root'),
     '--exec-root', join(dir, 'exec'),
     '-p', join(dir, 'pid'),
-    '-b', 'none',
-    '--iptables=false',
+    ...(opts.network ? [] : ['-b', 'none', '--iptables=false']),
     ...args,
   ];
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });

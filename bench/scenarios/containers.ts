@@ -39,14 +39,14 @@ import {
   type Scenario,
 } from '../lib.js';
 
-const WARMUPS = 3;
-const SEQ_RUNS = 20;
-const BATCH = 32;
-const PARALLEL = 8;
+export const WARMUPS = 3;
+export const SEQ_RUNS = 20;
+export const BATCH = 32;
+export const PARALLEL = 8;
 /** One run (a CLI process) gets this long before it is killed and counted as an error. */
-const RUN_TIMEOUT_MS = 30_000;
+export const RUN_TIMEOUT_MS = 30_000;
 /** A target stops measuring after this many failed runs, or this long: what it has is reported. */
-const MAX_ERRORS = 5;
+export const MAX_ERRORS = 5;
 const TARGET_BUDGET_S = 240;
 /** dockerd's containerd namespaces and cgroup parent: ours alone, whatever else runs here. */
 const NS = 'berth-bench';
@@ -54,20 +54,20 @@ const CG_PARENT = `berth-bench-dockerd-${process.pid}`;
 /** runc container ids (and so, with runc spec's defaults, cgroup names): unique to this process. */
 const RUNC_PREFIX = `berth-bench-${process.pid}-`;
 
-const CMD_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const CMD_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** What is running now, so that a cleanup (Ctrl-C, or an error) can stop it by its pid. */
-interface Running {
+export interface Running {
   daemons: Set<ChildProcess>;
   tools: Set<ChildProcess>;
   /** Set when the cleanup starts (Ctrl-C): nothing new is spawned after that. */
   stopping: boolean;
 }
 
-const interrupted = () => new Error('interrupted: the scenario is being cleaned up');
+export const interrupted = () => new Error('interrupted: the scenario is being cleaned up');
 
 /** One run of a CLI: how long from spawn to exit, and how it ended. */
-interface RunResult {
+export interface RunResult {
   ms: number;
   code: number | null;
   signal: string | null;
@@ -77,7 +77,7 @@ interface RunResult {
 }
 
 /** One row of the table: one target, one mode. Times in ms. */
-interface Measured {
+export interface Measured {
   target: string;
   mode: 'sequential' | 'parallel';
   /** Runs attempted (excluding warm-ups). */
@@ -283,7 +283,7 @@ async function measureTarget(target: string, once: () => Promise<RunResult>): Pr
   return { rows: [s, p], info: { warmupMs: warm.map((r) => r.ms) } };
 }
 
-function record(m: Measured, r: RunResult): void {
+export function record(m: Measured, r: RunResult): void {
   m.runs++;
   if (ok(r)) m.okMs.push(r.ms);
   else {
@@ -292,9 +292,9 @@ function record(m: Measured, r: RunResult): void {
   }
 }
 
-const ok = (r: RunResult) => r.code === 0 && !r.timedOut;
+export const ok = (r: RunResult) => r.code === 0 && !r.timedOut;
 
-function describe(r: RunResult): string {
+export function describe(r: RunResult): string {
   const how = r.timedOut ? `killed after ${RUN_TIMEOUT_MS / 1000} s` : r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
   return `${how}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-600)}` : ''}`;
 }
@@ -304,7 +304,7 @@ function describe(r: RunResult): string {
  * RUN_TIMEOUT_MS. stdout and stderr are kept (their tails) for checks and error messages. Once
  * the cleanup has begun it refuses, except for the cleanup's own commands (evenIfStopping).
  */
-function runTimed(running: Running, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv, evenIfStopping = false): Promise<RunResult> {
+export function runTimed(running: Running, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv, evenIfStopping = false): Promise<RunResult> {
   if (running.stopping && !evenIfStopping) return Promise.reject(interrupted());
   return new Promise((resolve) => {
     const t0 = now();
@@ -408,7 +408,7 @@ function toRow(s: ReturnType<typeof summarize>[number]): Row {
 // ---------------------------------------------------------------------------------------------
 // The image and the bundle
 
-interface Image {
+export interface Image {
   tar: string;
   bytes: number;
   applets: number;
@@ -417,7 +417,7 @@ interface Image {
 }
 
 /** makeImage builds a busybox rootfs from the host's static /bin/busybox and tars it. */
-async function makeImage(tmp: string, running: Running): Promise<Image> {
+export async function makeImage(tmp: string, running: Running): Promise<Image> {
   const busybox = '/bin/busybox';
   const file = tryRun('file', ['-L', busybox]);
   if (file !== null && !/statically linked|static-pie/.test(file)) throw new Error(`${busybox} is not statically linked (${file}): install busybox-static`);
@@ -463,7 +463,7 @@ async function makeBundle(tmp: string, runc: string, running: Running): Promise<
 }
 
 /** must runs a setup command (not measured) and throws with its stderr if it fails. */
-async function must(running: Running, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
+export async function must(running: Running, cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<RunResult> {
   const r = await runTimed(running, cmd, args, env);
   if (!ok(r)) throw new Error(`${cmd} ${args.join(' ')}: ${describe(r)}`);
   return r;
@@ -477,9 +477,7 @@ async function must(running: Running, cmd: string, args: readonly string[], env?
  * container runs and prints, then the two measurements; then checks that --rm left nothing.
  */
 async function dockerTarget(name: string, docker: string, sock: string, tmp: string, image: Image, running: Running, notes: string[]) {
-  // The CLI's config in the temp dir: it never reads or writes ~/.docker, and no context applies.
-  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(tmp, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
-  for (const k of ['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_API_VERSION']) delete env[k];
+  const env = dockerEnv(sock, tmp);
   // Filled in as it goes; leftContainers by the finally, after the return value is made.
   const info: Record<string, unknown> = {};
   try {
@@ -505,8 +503,15 @@ async function dockerTarget(name: string, docker: string, sock: string, tmp: str
   }
 }
 
+/** dockerEnv: the CLI's config in the temp dir — it never reads or writes ~/.docker, and no context applies. */
+export function dockerEnv(sock: string, tmp: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(tmp, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
+  for (const k of ['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_API_VERSION']) delete env[k];
+  return env;
+}
+
 /** watchLog counts a daemon's error and warning lines (logfmt `level=…`) and keeps a few distinct ones. */
-function watchLog(child: ChildProcess) {
+export function watchLog(child: ChildProcess) {
   let partial = '';
   let errors = 0;
   let warnings = 0;
@@ -519,7 +524,9 @@ function watchLog(child: ChildProcess) {
       if (!level) continue;
       if (level === 'warning') warnings++;
       else errors++;
-      const msg = `${level}: ${/msg="((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? line}`.slice(0, 300);
+      // Kept by message, with the times and pids inside it (dockerd quotes its shims' logs) blanked.
+      const text = /msg="((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? line;
+      const msg = `${level}: ${text.replace(/time=\\"[^\\]*\\"/g, 'time=…').replace(/\bpid=\d+/g, 'pid=…')}`.slice(0, 300);
       if (kept.has(msg) || kept.size < 8) kept.set(msg, (kept.get(msg) ?? 0) + 1);
     }
   });
@@ -529,7 +536,7 @@ function watchLog(child: ChildProcess) {
   };
 }
 
-interface Dockerd {
+export interface Dockerd {
   child: ChildProcess;
   sock: string;
   version: string;
@@ -541,11 +548,13 @@ interface Dockerd {
 /**
  * startDockerd starts the machine's dockerd with everything it can keep there in dir: data
  * root, exec root (its containerd's state and socket, runc's state), pidfile, socket, config
- * file, trust key; bridge, iptables and masquerading off; containers under our own cgroup
- * parent, in our own containerd namespace. dockerd 20.10 starts its own containerd when none
- * runs at /run/containerd/containerd.sock — if one does, dockerd would use it, so we skip.
+ * file, trust key; bridge, iptables and masquerading off (with opts.bridge, dockerd's defaults
+ * instead — docker0, its DOCKER* chains, masquerading, the userland proxy — and the caller
+ * removes what dockerd leaves of them on the host: see network.ts); containers under our own
+ * cgroup parent, in our own containerd namespace. dockerd 20.10 starts its own containerd when
+ * none runs at /run/containerd/containerd.sock — if one does, dockerd would use it, so we skip.
  */
-async function startDockerd(dir: string, running: Running): Promise<Dockerd | { skipped: string }> {
+export async function startDockerd(dir: string, running: Running, opts: { bridge?: boolean } = {}): Promise<Dockerd | { skipped: string }> {
   const dockerd = await which('dockerd');
   if (!dockerd) return { skipped: 'dockerd is not in PATH' };
   if (!(await which('containerd'))) return { skipped: 'containerd is not in PATH (dockerd needs it to start its own)' };
@@ -569,9 +578,7 @@ async function startDockerd(dir: string, running: Running): Promise<Dockerd | { 
     '--exec-root', join(dir, 'exec'),
     '--pidfile', join(dir, 'pid'),
     '-H', `unix://${sock}`,
-    '--bridge', 'none',
-    '--iptables=false',
-    '--ip-masq=false',
+    ...(opts.bridge ? [] : ['--bridge', 'none', '--iptables=false', '--ip-masq=false']),
     '--containerd-namespace', NS,
     '--containerd-plugins-namespace', `${NS}-plugins`,
     '--exec-opt', 'native.cgroupdriver=cgroupfs',
@@ -612,7 +619,7 @@ async function startDockerd(dir: string, running: Running): Promise<Dockerd | { 
  * only if it is the trust key, a created directory only if it holds nothing but directories
  * (or, for a cgroup, no processes). What it cannot remove it reports.
  */
-class HostPaths {
+export class HostPaths {
   private constructor(private readonly before: Set<string>) {}
 
   private static async candidates(): Promise<string[]> {
@@ -673,7 +680,7 @@ class HostPaths {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+export async function exists(p: string): Promise<boolean> {
   return lstat(p).then(() => true, () => false);
 }
 
@@ -712,7 +719,7 @@ async function leftoverRunc(runc: string, root: string, owner: string): Promise<
  * them by pid, deletes any runc container left in a state dir under it, and removes the bare
  * runs' cgroups that runc left behind. Called once the daemons are stopped; it returns notes.
  */
-async function reapLeftovers(dir: string, runc: string, when = 'at cleanup'): Promise<string[]> {
+export async function reapLeftovers(dir: string, runc: string, when = 'at cleanup'): Promise<string[]> {
   const out: string[] = [];
   for (const root of [join(dir, 'runc-state'), join(dir, 'exec', 'runc'), join(dir, 'berthd', 'exec', 'runc'), join(dir, 'exec', 'runtime-runc', NS), join(dir, 'dockerd', 'exec', 'runtime-runc', NS)]) {
     if (await exists(root)) out.push(...(await leftoverRunc(runc, root, when)));
