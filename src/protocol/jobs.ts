@@ -135,7 +135,8 @@ export const JOBS = {
   network_prune: job<{ filters?: string }, NetworksPruneReport>()('network'),
   /** A container's interface on a network (the seed's allocate_interface): veth, address, MAC. */
   allocate_interface: job<NetAttachArgs, AttachResult>()('network'),
-  release_interface: job<{ containerId: string; network: string }, void>()('network'),
+  /** namespaceGoes: the container's namespace is removed next (its veth goes with it, at no cost here). */
+  release_interface: job<{ containerId: string; network: string; namespaceGoes?: boolean }, void>()('network'),
   /** Its published ports on that network (the seed's allocate_port). */
   allocate_port: job<PublishArgs, PortMap>()('network'),
   /** The containers the network actor has endpoints for (the daemon releases those not running). */

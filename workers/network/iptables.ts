@@ -18,6 +18,17 @@ const run = promisify(execFile);
 
 export type Table = 'filter' | 'nat';
 
+/** Rules by table, as "-A CHAIN …" lines. */
+export type Rules = Partial<Record<Table, string[]>>;
+
+function count(r: Rules): number {
+  return (r.filter?.length ?? 0) + (r.nat?.length ?? 0);
+}
+
+function toDelete(rule: string): string {
+  return rule.replace(/^-A /, '-D ');
+}
+
 export const CHAINS: Record<Table, string[]> = {
   filter: ['BERTH', 'BERTH-FORWARD', 'BERTH-ISOLATION-STAGE-1', 'BERTH-ISOLATION-STAGE-2', 'BERTH-USER'],
   nat: ['BERTH', 'BERTH-POSTROUTING'],
@@ -44,14 +55,19 @@ export class Firewall {
     }
   }
 
-  private restore(table: Table, lines: string[]): Promise<{ ok: boolean; stderr: string }> {
+  /** restore applies rules of several tables in one iptables-restore (one process). */
+  private restore(rules: Rules): Promise<{ ok: boolean; stderr: string }> {
+    const input = (Object.entries(rules) as Array<[Table, string[]]>)
+      .filter(([, lines]) => lines.length)
+      .map(([table, lines]) => `*${table}\n${lines.join('\n')}\nCOMMIT\n`)
+      .join('');
     return new Promise((resolve) => {
       const child = spawn('iptables-restore', ['-w', '5', '--noflush'], { stdio: ['pipe', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('error', (err) => resolve({ ok: false, stderr: err.message }));
       child.on('close', (code) => resolve({ ok: code === 0, stderr: stderr.trim() }));
-      child.stdin.end(`*${table}\n${lines.join('\n')}\nCOMMIT\n`);
+      child.stdin.end(input);
     });
   }
 
@@ -87,22 +103,23 @@ export class Firewall {
     if (!this.enabled || rules.length === 0) return;
     const r = await run('iptables', ['-w', '5', '-t', table, '-S'], { timeout: 20_000 });
     const have = new Set(r.stdout.split('\n').map((l) => l.trim()));
-    await this.add(table, rules.filter((rule) => !have.has(rule)));
+    await this.add({ [table]: rules.filter((rule) => !have.has(rule)) });
   }
 
-  /** add appends rules ("-A CHAIN …" lines) in one batch. */
-  async add(table: Table, rules: string[]): Promise<void> {
-    if (!this.enabled || rules.length === 0) return;
-    const r = await this.restore(table, rules);
+  /** add appends rules ("-A CHAIN …" lines), every table in one batch. */
+  async add(rules: Rules): Promise<void> {
+    if (!this.enabled || count(rules) === 0) return;
+    const r = await this.restore(rules);
     if (!r.ok) throw new SystemError(`iptables: ${r.stderr || 'iptables-restore failed'}`);
   }
 
   /** remove deletes rules (given as their "-A CHAIN …" lines); ones already gone are no error. */
-  async remove(table: Table, rules: string[]): Promise<void> {
-    if (!this.enabled || rules.length === 0) return;
-    const deletes = rules.map((r) => r.replace(/^-A /, '-D '));
-    if ((await this.restore(table, deletes)).ok) return;
-    for (const d of deletes) await this.iptables(['-t', table, ...split(d)]);
+  async remove(rules: Rules): Promise<void> {
+    if (!this.enabled || count(rules) === 0) return;
+    // filter first: a packet never meets an ACCEPT whose DNAT is already gone.
+    const deletes: Rules = { filter: (rules.filter ?? []).map(toDelete), nat: (rules.nat ?? []).map(toDelete) };
+    if ((await this.restore(deletes)).ok) return;
+    for (const table of ['filter', 'nat'] as const) for (const d of deletes[table] ?? []) await this.iptables(['-t', table, ...split(d)]);
   }
 
   /**

@@ -65,10 +65,10 @@ const handlers: Handlers<'network'> = {
     event(ctx.engine, 'connect', r.settings.NetworkID, { container: args.containerId, name: r.networkName, type: driverOf(r.settings.NetworkID) });
     return r;
   },
-  release_interface: async ({ containerId, network }, ctx) => {
+  release_interface: async ({ containerId, network, namespaceGoes }, ctx) => {
     const m = networks();
     const n = m.find(network);
-    await m.detach(containerId, n.Id);
+    await m.detach(containerId, n.Id, namespaceGoes === true);
     event(ctx.engine, 'disconnect', n.Id, { container: containerId, name: n.Name, type: n.Driver });
   },
   allocate_port: async (args) => networks().publish(args),

@@ -392,8 +392,7 @@ export class NetworkManager implements DnsRecords {
     rec.ownBridge = await createBridge(rec.bridge, this.gatewayCidr(rec), this.mtu(rec));
     try {
       const rules = this.networkRules(rec);
-      await this.firewall.add('nat', rules.nat);
-      await this.firewall.add('filter', rules.filter);
+      await this.firewall.add(rules);
     } catch (err) {
       if (rec.ownBridge) await deleteLink(rec.bridge);
       throw err;
@@ -417,8 +416,7 @@ export class NetworkManager implements DnsRecords {
 
   private async dropNetwork(n: NetworkRecord): Promise<void> {
     const rules = this.networkRules(n);
-    await this.firewall.remove('filter', rules.filter);
-    await this.firewall.remove('nat', rules.nat);
+    await this.firewall.remove(rules);
     if (n.ownBridge) await deleteLink(n.bridge);
   }
 
@@ -550,12 +548,13 @@ export class NetworkManager implements DnsRecords {
   }
 
   /** detach disconnects a container from a network: its ports, its veth, its address. */
-  async detach(containerId: string, network: string): Promise<void> {
+  async detach(containerId: string, network: string, namespaceGoes = false): Promise<void> {
     const n = this.find(network);
     const ep = this.state.endpoints.find((e) => e.networkId === n.Id && e.containerId === containerId);
     if (!ep) return;
     await this.unpublishEndpoint(n, ep);
-    await deleteLink(ep.hostVeth);
+    // Deleting a veth takes ~20 ms; the kernel destroys the pair with its namespace anyway.
+    if (!namespaceGoes) await deleteLink(ep.hostVeth);
     this.state.endpoints = this.state.endpoints.filter((e) => e !== ep);
     await this.save();
     if (n.Name !== 'bridge') await this.serveDns(containerId).catch(() => {});
@@ -574,8 +573,7 @@ export class NetworkManager implements DnsRecords {
     try {
       const all = rules.map((r) => portRules(r, ep.ip, n.bridge));
       // One container port published twice needs its ACCEPT and hairpin rules once.
-      await this.firewall.add('nat', [...new Set(all.flatMap((r) => r.nat))]);
-      await this.firewall.add('filter', [...new Set(all.flatMap((r) => r.filter))]);
+      await this.firewall.add({ nat: [...new Set(all.flatMap((r) => r.nat))], filter: [...new Set(all.flatMap((r) => r.filter))] });
     } catch (err) {
       this.ports.release(rules);
       throw err;
@@ -588,8 +586,7 @@ export class NetworkManager implements DnsRecords {
   private async unpublishEndpoint(n: NetworkRecord, ep: EndpointRecord): Promise<void> {
     if (!ep.ports.length) return;
     const all = ep.ports.map((r) => portRules(r, ep.ip, n.bridge));
-    await this.firewall.remove('filter', [...new Set(all.flatMap((r) => r.filter))]);
-    await this.firewall.remove('nat', [...new Set(all.flatMap((r) => r.nat))]);
+    await this.firewall.remove({ nat: [...new Set(all.flatMap((r) => r.nat))], filter: [...new Set(all.flatMap((r) => r.filter))] });
     this.ports.release(ep.ports);
     ep.ports = [];
   }
@@ -625,8 +622,7 @@ export class NetworkManager implements DnsRecords {
     for (const n of this.state.networks) {
       if (n.Driver !== 'bridge') continue;
       const rules = this.networkRules(n);
-      await this.firewall.remove('filter', rules.filter);
-      await this.firewall.remove('nat', rules.nat);
+      await this.firewall.remove(rules);
       // A bridge berth did not make (-b, or a name that existed) is the user's: it stays.
       if (n.ownBridge) await deleteLink(n.bridge);
     }

@@ -588,7 +588,7 @@ export class Containers {
     const ns = rec.NetworkSettings;
     for (const [name, ep] of Object.entries(ns.Networks)) {
       if (ep.EndpointID && ep.NetworkID) {
-        await this.engine.call('release_interface', { containerId: rec.ID, network: ep.NetworkID }).catch((err) => logger.warn(`cannot take ${rec.ID} off network ${name}: ${toWire(err).message}`));
+        await this.engine.call('release_interface', { containerId: rec.ID, network: ep.NetworkID, namespaceGoes: true }).catch((err) => logger.warn(`cannot take ${rec.ID} off network ${name}: ${toWire(err).message}`));
       }
       // What was this run's goes; the network it is on stays (dockerd's exited inspect).
       ns.Networks[name] = { ...ep, EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '' };
