@@ -39,6 +39,7 @@ import type {
   ContainerLogsArgs,
   ContainersPruneReport,
   CreateArgs,
+  ExecProcessArgs,
   ExitReport,
   ListArgs,
   LogsArgs,
@@ -116,6 +117,12 @@ export const JOBS = {
   /** docker network connect/disconnect: the container's record changes, and a running one's interfaces. */
   container_connect: job<{ network: string; container: string; aliases: string[]; ipv4: string }, void>()('daemon'),
   container_disconnect: job<{ network: string; container: string; force: boolean }, void>()('daemon'),
+  /** docker exec: create, start (hijacked, or detached), inspect, resize; the exec actor reports its pid and exit. */
+  container_exec_create: job<{ name: string; body: Record<string, unknown> | null }, { Id: string }>()('daemon'),
+  container_exec_start: job<{ execId: string; detach: boolean; tty: boolean; consoleSize: [number, number] | null }, void>()('daemon', { stream: true, stdin: true, timeoutMs: 0 }),
+  container_exec_inspect: job<{ execId: string }, Record<string, unknown>>()('daemon'),
+  container_exec_resize: job<{ execId: string; height: number; width: number }, void>()('daemon'),
+  exec_event: job<{ execId: string; pid?: number; exitCode?: number }, void>()('daemon'),
 
   // api actor (seed §5.4.2, §5.7)
   serveapi: job<ServeApiArgs, { listening: string[] }>()('api', { replay: true }),
@@ -183,6 +190,9 @@ export const JOBS = {
   exec_logs: job<LogsArgs, void>()('exec', { stream: true, timeoutMs: 0 }),
   /** What the runtime has: the daemon reconciles its records with it at start. */
   exec_containers: job<Empty, RuntimeState[]>()('exec'),
+  /** An exec session (docker exec): its stdio relayed like attach's; the exit code at the end (null: detached). */
+  exec_process: job<ExecProcessArgs, { pid: number; exitCode: number | null }>()('exec', { stream: true, stdin: true, timeoutMs: 0 }),
+  exec_process_resize: job<{ id: string; execId: string; height: number; width: number }, void>()('exec'),
 } as const;
 
 export type JobTable = typeof JOBS;

@@ -329,6 +329,33 @@ test.serial('an image in use by a container: rmi refuses, rmi -f of a stopped on
   t.is(diskState(b.dataRoot).layers.length, before - 1, 'the last user gone, the layer goes');
 });
 
+test.serial('docker exec: output, exit codes, -e/-w/-u, -i, -it at the client\'s size, -d, and exec inspect', async (t) => {
+  await ok(['run', '-d', '--name', 'ex', 'busybox', 'sleep', '300']);
+  t.is(await ok(['exec', 'ex', 'echo', 'hi']), 'hi\n');
+  t.is((await b.docker(['exec', 'ex', 'sh', '-c', 'exit 3'])).code, 3);
+  t.is(await ok(['exec', '-e', 'A=1', '-w', '/etc', '-u', 'nobody', 'ex', 'sh', '-c', 'echo $A; pwd; id']), '1\n/etc\nuid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)\n');
+  const split = await b.docker(['exec', 'ex', 'sh', '-c', 'echo out; echo err >&2']);
+  t.deepEqual([split.stdout, split.stderr], ['out\n', 'err\n']);
+  const piped = await run('docker', ['exec', '-i', 'ex', 'sh', '-c', 'cat; echo end'], { env: { DOCKER_HOST: `unix://${b.socket}` }, input: 'in\n' });
+  t.is(piped.stdout, 'in\nend\n');
+  t.is((await b.docker(['exec', 'ex', 'nosuchbinary'])).code, 127);
+  const tty = await inPty(b, "stty cols 90 rows 20; docker exec -it ex sh -c 'tty; stty size'");
+  t.regex(tty.stdout, /\/dev\/pts\/\d+\r\n20 90\r\n/);
+  await ok(['exec', '-d', 'ex', 'sh', '-c', 'sleep 0.5; echo later > /etc/marker']);
+  t.true(await waitFor(async () => (await b.docker(['exec', 'ex', 'cat', '/etc/marker'])).stdout === 'later\n', 10_000));
+  const ids = (await inspect('ex')).ExecIDs as string[];
+  t.true(ids.length >= 8);
+  const one = JSON.parse((await b.request('GET', `/exec/${ids[1]}/json`)).body);
+  t.like(one, { ID: ids[1], Running: false, ExitCode: 3, ProcessConfig: { entrypoint: 'sh', arguments: ['-c', 'exit 3'], tty: false, privileged: false }, ContainerID: (await inspect('ex')).Id });
+  const missing = await b.request('GET', '/exec/nosuch/json');
+  t.deepEqual([missing.status, missing.json()], [404, { message: 'No such exec instance: nosuch' }]);
+  await ok(['rm', '-f', 'ex']);
+  const stopped = (await ok(['create', 'busybox', 'true'])).trim();
+  const refused = await b.docker(['exec', stopped, 'true']);
+  t.regex(refused.stderr, new RegExp(`Container ${stopped} is not running`));
+  await ok(['rm', stopped]);
+});
+
 test.serial('docker inspect has the fields the CLI and docker-py read', async (t) => {
   await ok(['create', '--name', 'insp', '-e', 'A=1', '-w', '/tmp', '--label', 'l=v', '--stop-signal', 'SIGINT', '--stop-timeout', '5', 'busybox', 'echo', 'x']);
   const c = await inspect('insp');

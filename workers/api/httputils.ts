@@ -109,7 +109,16 @@ export function intValue(query: URLSearchParams, key: string, fallback: number):
 }
 
 /** readBody reads a whole request body, refusing more than `limit` bytes (413). */
+const upgradeBodies = new WeakMap<IncomingMessage, Buffer>();
+
+/** setUpgradeBody records the body of an upgraded request (taken off its socket by the server). */
+export function setUpgradeBody(req: IncomingMessage, body: Buffer): void {
+  upgradeBodies.set(req, body);
+}
+
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const upgraded = upgradeBodies.get(req);
+  if (upgraded) return upgraded.length > limit ? Promise.reject(tooLarge(limit)) : Promise.resolve(upgraded);
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(limit));
   // Event handlers, not `for await`: leaving an async iterator early destroys the request and

@@ -14,7 +14,7 @@ import { InvalidParameterError, NotFoundError, SystemError, toWire } from '../..
 import type { ActorLogger, EngineClient } from '../../src/actor/runtime.js';
 import type { ServeApiArgs } from '../../src/protocol/types/config.js';
 import type { ApiStatus, VersionInfo } from '../../src/protocol/types/system.js';
-import { Context, writeError } from './httputils.js';
+import { Context, setUpgradeBody, writeError } from './httputils.js';
 import { listenTcp, listenUnix, socketGid, type UnixListener } from './listeners.js';
 import { Router } from './router.js';
 import { API_VERSION, MIN_API_VERSION, compareVersions } from '../../src/protocol/api.js';
@@ -145,12 +145,29 @@ export class ApiServer {
    * route's own hijack work as for any request.
    */
   private upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    if (head.length) socket.unshift(head);
     const res = new ServerResponse(req);
     res.shouldKeepAlive = false;
     res.assignSocket(socket);
     res.once('finish', () => socket.end());
-    void this.handle(req, res);
+    // The request's own body (exec start's JSON) comes before the stream: Node leaves it on the
+    // socket once the connection is upgraded, so it is taken off here, Content-Length bytes.
+    const length = Math.min(Number(req.headers['content-length'] ?? 0) || 0, 1 << 20);
+    let body = head;
+    const ready = () => {
+      socket.off('data', more);
+      if (body.length > length) socket.unshift(body.subarray(length));
+      setUpgradeBody(req, body.subarray(0, length));
+      void this.handle(req, res);
+    };
+    const more = (d: Buffer) => {
+      body = Buffer.concat([body, d]);
+      if (body.length >= length) {
+        socket.pause();
+        ready();
+      }
+    };
+    if (body.length >= length) return ready();
+    socket.on('data', more);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

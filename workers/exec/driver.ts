@@ -9,13 +9,15 @@
  *   delete(id)             remove it (killing it first if it still runs) and its bundle
  *   resize(id, h, w)       its terminal's size
  *   attach(args, ctx)      relay its stdio to the job's streams until it exits
+ *   exec(args, ctx)        run another process in it (docker exec), relayed the same way
+ *   execResize(…)          an exec session's terminal size
  *   logs(args, ctx)        its json-file log, read or followed
  *   list()                 what runs or ran (for the daemon's reconciliation at start)
  * Exits are reported to the daemon as they happen (the `container_exited` job).
  */
 import type { JobContext } from '../../src/actor/runtime.js';
 import type { ExecDriverConfig } from '../../src/protocol/types/config.js';
-import type { AttachArgs, LogsArgs, RunSpec, RuntimeState } from '../../src/protocol/types/containers.js';
+import type { AttachArgs, ExecProcessArgs, LogsArgs, RunSpec, RuntimeState } from '../../src/protocol/types/containers.js';
 import type { ExecStatus } from '../../src/protocol/types/system.js';
 
 export interface ExecDriver {
@@ -28,6 +30,8 @@ export interface ExecDriver {
   delete(id: string): Promise<void>;
   resize(id: string, height: number, width: number): Promise<void>;
   attach(args: AttachArgs, ctx: JobContext): Promise<{ detached: boolean }>;
+  exec(args: ExecProcessArgs, ctx: JobContext): Promise<{ pid: number; exitCode: number | null }>;
+  execResize(id: string, execId: string, height: number, width: number): Promise<void>;
   logs(args: LogsArgs, ctx: JobContext): Promise<void>;
   list(): RuntimeState[];
 }

@@ -1,6 +1,5 @@
 /**
  * The exec actor: owns OCI bundles, runtime calls, container monitors, stdio and logs.
- * It serves init_execdriver and exec_status now; the container jobs arrive with #4.
  */
 import { runActor, type Handlers } from '../../src/actor/runtime.js';
 import { RuncDriver } from './drivers/runc.js';
@@ -18,6 +17,8 @@ const handlers: Handlers<'exec'> = {
   exec_attach: async (args, ctx) => driver.attach(args, ctx),
   exec_logs: async (args, ctx) => driver.logs(args, ctx),
   exec_containers: async () => driver.list(),
+  exec_process: async (args, ctx) => driver.exec(args, ctx),
+  exec_process_resize: async ({ id, execId, height, width }) => driver.execResize(id, execId, height, width),
 };
 
 runActor('exec', { handlers });

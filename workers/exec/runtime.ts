@@ -17,11 +17,12 @@ import type { ActorLogger, EngineClient, JobContext } from '../../src/actor/runt
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError } from '../../src/errdefs/errors.js';
 import { mkdirs } from '../../src/fs/mkdirs.js';
 import { resolveInRootSync } from '../../src/fs/rootpath.js';
-import { native, type SeqpacketHandle } from '../../src/native/native.js';
-import type { AttachArgs, ExitReport, RunSpec, RuntimeState } from '../../src/protocol/types/containers.js';
+import type { AttachArgs, ExecProcessArgs, ExitReport, RunSpec, RuntimeState } from '../../src/protocol/types/containers.js';
 import { rfc3339NanoFromNs } from '../../src/protocol/time.js';
 import { LogConverter, readLogs } from './logs.js';
 import { ociSpec } from './oci.js';
+import { openRelay } from './relay.js';
+import { runExec } from './execs.js';
 import { resolveUser } from './user.js';
 
 const run = promisify(execFile);
@@ -42,6 +43,8 @@ export class ContainerRuntime {
   private readonly live = new Map<string, Live>();
   private exitWatcher: FSWatcher | null = null;
   private readonly pendingAttach = new Map<string, Array<() => void>>();
+  /** Exec sessions' latest terminal sizes (a resize can come before the session is up). */
+  private readonly execSizes = new Map<string, [number, number]>();
 
   constructor(
     private readonly execRoot: string,
@@ -332,68 +335,38 @@ export class ContainerRuntime {
       live = this.live.get(a.id)!;
     }
     if (live.exited) return { detached: false };
-    let ended!: () => void;
-    const done = new Promise<void>((r) => (ended = r));
-    const writes: Promise<void>[] = [];
-    const sock: SeqpacketHandle = native().seqpacketOpen(
-      join(this.sockets, a.id.slice(0, 12), 'attach'),
-      (p) => {
-        if (p === null) return ended();
-        const stream = p[0] === 3 ? 2 : 1;
-        if ((stream === 1 && !a.stdout) || (stream === 2 && !a.stderr)) return;
-        const data = p.subarray(1);
-        if (a.tty) writes.push(out.write(data));
-        else {
-          const head = Buffer.alloc(8);
-          head[0] = stream;
-          head.writeUInt32BE(data.length, 4);
-          writes.push(out.write(Buffer.concat([head, data])));
-        }
-      },
-      () => writable?.(),
-    );
-    let writable: (() => void) | null = null;
-    const send = async (chunk: Buffer) => {
-      let off = 0;
-      while (off < chunk.length) {
-        const n = sock.write(chunk.subarray(off, off + 32768));
-        if (n < 0) await new Promise<void>((r) => (writable = r));
-        else off += n;
-      }
-    };
-    let detached = false;
-    const input = a.stdin ? ctx.stdin : null;
-    const pumping = (async () => {
-      if (!input) return;
-      const keys = a.detachKeys;
-      let matched = 0;
-      for await (const raw of input) {
-        let chunk = Buffer.from(raw);
-        if (keys.length) {
-          for (let i = 0; i < chunk.length; i++) {
-            matched = chunk[i] === keys[matched] ? matched + 1 : chunk[i] === keys[0] ? 1 : 0;
-            if (matched === keys.length) {
-              detached = true;
-              chunk = chunk.subarray(0, Math.max(0, i + 1 - keys.length));
-              break;
-            }
-          }
-        }
-        if (chunk.length) await send(chunk);
-        if (detached) return ended();
-      }
-      // The client's stdin ended: with StdinOnce the container's does too (and the output goes
-      // on to its exit); otherwise, as dockerd, this attach session ends and the container's
-      // stdin stays open for the next one.
-      if (a.stdinOnce) sock.shutdown();
-      else ended();
-    })().catch(() => {});
-    ctx.signal.addEventListener('abort', () => ended(), { once: true });
-    await done;
-    sock.close();
-    await Promise.allSettled(writes);
-    void pumping;
-    return { detached };
+    const relay = openRelay(join(this.sockets, a.id.slice(0, 12), 'attach'), a, ctx);
+    return relay.done;
+  }
+
+  /** exec runs an exec session in a running container (execs.ts). */
+  async exec(a: ExecProcessArgs, ctx: JobContext): Promise<{ pid: number; exitCode: number | null }> {
+    const live = this.live.get(a.id);
+    if (!live || live.exited) throw new ConflictError(`Container ${a.id} is not running`);
+    if (!/^[0-9a-f]{64}$/.test(a.execId)) throw new InvalidParameterError(`invalid exec id ${a.execId}`);
+    const paths = { bundle: live.dir, sockets: this.sockets, runcRoot: this.runcRoot, runtime: this.runtimePath, conmon: this.conmonPath };
+    try {
+      return await runExec(paths, a, ctx, {
+        report: (r) => this.engine.job('exec_event', { execId: a.execId, ...r }).then(() => {}),
+        pendingSize: () => this.execSizes.get(a.execId) ?? null,
+      });
+    } finally {
+      this.execSizes.delete(a.execId);
+    }
+  }
+
+  /** execResize sets an exec session's terminal size (its conmon's control FIFO). */
+  async execResize(id: string, execId: string, height: number, width: number): Promise<void> {
+    const live = this.live.get(id);
+    if (!live || live.exited || !/^[0-9a-f]{64}$/.test(execId)) throw new ConflictError(`Container ${id} is not running`);
+    this.execSizes.set(execId, [height, width]);
+    const fh = await open(join(live.dir, 'exec', execId, 'ctl'), 'r+').catch(() => null);
+    if (!fh) return; // not started yet (the session applies it when it starts), or over
+    try {
+      await fh.write(`1 ${height} ${width}\n`);
+    } finally {
+      await fh.close();
+    }
   }
 
   /** For follow in `docker logs`: whether the container has exited, and a way to flush its log. */

@@ -37,6 +37,8 @@ import { parseSignal, validSignal } from './signals.js';
 import { effectiveCaps } from './caps.js';
 import { ContainerStore, validName, zeroState, type ContainerRecord } from './store.js';
 import { inspectDoc, select, summary } from './view.js';
+import { Execs } from './exec.js';
+import { parseDetachKeys } from './detachKeys.js';
 import type { EndpointSettings, PortMap } from '../../protocol/types/networks.js';
 
 export interface ContainerDeps {
@@ -74,12 +76,19 @@ const MAX_BACKOFF_MS = 60_000;
 
 export class Containers {
   private readonly live = new Map<string, Live>();
+  readonly execs: Execs;
   /** Set by shutdown: exits then are final (no restart policy until the next start). */
   private shuttingDown = false;
   readonly store: ContainerStore;
 
   constructor(private readonly d: ContainerDeps) {
     this.store = new ContainerStore(join(d.config().dataRoot, 'containers'));
+    this.execs = new Execs({
+      engine: d.engine,
+      get: (ref) => this.store.get(ref),
+      has: (id) => this.store.has(id),
+      publish: (rec, action, extra) => this.publish(rec, action, extra),
+    });
   }
 
   private get engine(): Engine {
@@ -103,7 +112,7 @@ export class Containers {
     return run;
   }
 
-  private publish(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
+  publish(rec: ContainerRecord, action: string, extra: Record<string, string> = {}): void {
     this.d.events.publish({
       Type: 'container',
       Action: action,
@@ -629,6 +638,7 @@ export class Containers {
       OOMKilled: report.oomKilled,
       FinishedAt: report.finishedAt,
     };
+    this.execs.forget(rec.ID);
     if (report.oomKilled) this.publish(rec, 'oom');
     this.publish(rec, 'die', { exitCode: String(report.exitCode) });
     l.cleanup = (async () => {
@@ -1016,7 +1026,7 @@ export class Containers {
       const image = await this.engine.call('image_inspect', { name: rec.Image }).catch(() => ({ Size: 0 }));
       sizes = { sizeRw: rw, sizeRootFs: rw + Number((image as { Size?: number }).Size ?? 0) };
     }
-    return inspectDoc(rec, { removing: Boolean(l?.removing), ...sizes });
+    return inspectDoc(rec, { removing: Boolean(l?.removing), execIds: this.execs.idsOf(rec.ID), ...sizes });
   }
 
   async list(a: ListArgs): Promise<Record<string, unknown>[]> {
@@ -1103,31 +1113,6 @@ function processEnv(env: string[], hostname: string, tty: boolean): string[] {
     const at = out.findIndex((x) => x.slice(0, x.indexOf('=')) === key);
     if (at >= 0) out[at] = e;
     else out.push(e);
-  }
-  return out;
-}
-
-/** parseDetachKeys reads dockerd's detach-keys ("ctrl-p,ctrl-q", "a", "ctrl-@") into bytes. */
-export function parseDetachKeys(spec: string): number[] {
-  if (!spec) return [16, 17];
-  const out: number[] = [];
-  for (const key of spec.split(',')) {
-    const k = key.trim();
-    if (k.length === 1) {
-      out.push(k.charCodeAt(0));
-      continue;
-    }
-    const m = /^ctrl-(.)$/.exec(k);
-    if (!m) throw new InvalidParameterError(`Invalid detach keys (${spec}) provided`);
-    const c = m[1]!;
-    if (c >= 'a' && c <= 'z') out.push(c.charCodeAt(0) - 96);
-    else if (c === '@') out.push(0);
-    else if (c === '[') out.push(27);
-    else if (c === '\\') out.push(28);
-    else if (c === ']') out.push(29);
-    else if (c === '^') out.push(30);
-    else if (c === '_') out.push(31);
-    else throw new InvalidParameterError(`Invalid detach keys (${spec}) provided`);
   }
   return out;
 }

@@ -62,6 +62,7 @@ export function networkNames(rec: ContainerRecord): string[] {
 
 export interface InspectExtras {
   removing: boolean;
+  execIds: string[] | null;
   sizeRw?: number;
   sizeRootFs?: number;
 }
@@ -85,7 +86,7 @@ export function inspectDoc(rec: ContainerRecord, x: InspectExtras): Record<strin
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    ExecIDs: null,
+    ExecIDs: x.execIds,
     HostConfig: { ...rec.HostConfig, PortBindings: sortKeys(rec.HostConfig.PortBindings as Record<string, unknown>) },
     GraphDriver: rec.GraphDriver,
   };

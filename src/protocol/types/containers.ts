@@ -170,3 +170,39 @@ export interface ContainersPruneReport {
   ContainersDeleted: string[] | null;
   SpaceReclaimed: number;
 }
+
+/** One exec session, as the exec actor runs it. */
+export interface ExecProcessArgs {
+  /** The container. */
+  id: string;
+  execId: string;
+  args: string[];
+  /** Added to (or replacing in) the container's environment; "NAME" alone removes NAME. */
+  env: string[];
+  /** '' = the container's. */
+  cwd: string;
+  /** '' = the container's. */
+  user: string;
+  tty: boolean;
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  detach: boolean;
+  detachKeys: number[];
+  consoleSize: [number, number] | null;
+}
+
+/** What dockerd keeps of an exec (GET /exec/{id}/json). */
+export interface ExecConfig {
+  ID: string;
+  Running: boolean;
+  ExitCode: number | null;
+  ProcessConfig: { tty: boolean; entrypoint: string; arguments: string[]; privileged: boolean; user?: string };
+  OpenStdin: boolean;
+  OpenStderr: boolean;
+  OpenStdout: boolean;
+  CanRemove: boolean;
+  ContainerID: string;
+  DetachKeys: string;
+  Pid: number;
+}

@@ -15,8 +15,6 @@ const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   ['POST', '/containers/{id}/pause', '#6'], ['POST', '/containers/{id}/unpause', '#6'],
   ['GET', '/containers/{id}/attach/ws', 'a later issue (websocket attach)'],
   ['HEAD', '/containers/{id}/archive', '#6'], ['GET', '/containers/{id}/archive', '#6'], ['PUT', '/containers/{id}/archive', '#6'],
-  ['POST', '/containers/{id}/exec', '#6'], ['POST', '/exec/{id}/start', '#6'],
-  ['POST', '/exec/{id}/resize', '#6'], ['GET', '/exec/{id}/json', '#6'],
   ['POST', '/build', 'a later issue'], ['POST', '/build/prune', 'a later issue'],
   
   ['POST', '/images/{name:.*}/push', '#7'], ['GET', '/images/search', '#7'],

@@ -13,7 +13,7 @@ import type { ExecDriverConfig } from '../../../src/protocol/types/config.js';
 import type { ExecStatus } from '../../../src/protocol/types/system.js';
 import type { ExecDriver } from '../driver.js';
 import type { JobContext } from '../../../src/actor/runtime.js';
-import type { AttachArgs, LogsArgs, RunSpec, RuntimeState } from '../../../src/protocol/types/containers.js';
+import type { AttachArgs, ExecProcessArgs, LogsArgs, RunSpec, RuntimeState } from '../../../src/protocol/types/containers.js';
 import { ContainerRuntime } from '../runtime.js';
 import { readLogs } from '../logs.js';
 import { cgroupSupport, cgroupVersion, cgroupWarnings } from '../cgroups.js';
@@ -115,6 +115,12 @@ export class RuncDriver implements ExecDriver {
   }
   attach(args: AttachArgs, ctx: JobContext) {
     return this.runtime().attach(args, ctx);
+  }
+  exec(args: ExecProcessArgs, ctx: JobContext) {
+    return this.runtime().exec(args, ctx);
+  }
+  execResize(id: string, execId: string, height: number, width: number) {
+    return this.runtime().execResize(id, execId, height, width);
   }
   async logs(args: LogsArgs, ctx: JobContext) {
     const rt = this.rt;

@@ -15,6 +15,10 @@ import {
   postContainersStart,
   postContainersStop,
   postContainersWait,
+  postContainerExecCreate,
+  postExecStart,
+  getExecJSON,
+  postExecResize,
   type ContainerRouteDeps,
 } from './containerRoutes.js';
 
@@ -34,6 +38,10 @@ export function containerRoutes(r: Router, deps: ContainerRouteDeps): void {
   r.post('/containers/{name}/attach', postContainersAttach);
   r.post('/containers/{name}/resize', postContainersResize);
   r.post('/containers/{name}/rename', postContainersRename);
+  r.post('/containers/{name}/exec', postContainerExecCreate(deps));
+  r.post('/exec/{id}/start', postExecStart(deps));
+  r.post('/exec/{id}/resize', postExecResize);
+  r.get('/exec/{id}/json', getExecJSON);
   // DELETE
   r.delete('/containers/{name}', deleteContainers);
 }

@@ -168,3 +168,55 @@ export async function postContainersRename(ctx: RouteContext): Promise<void> {
 export async function postContainersPrune(ctx: RouteContext): Promise<void> {
   writeJson(ctx.res, 200, await ctx.engine.job('container_prune', { filters: ctx.query.get('filters') ?? undefined }));
 }
+
+export function postContainerExecCreate(deps: ContainerRouteDeps) {
+  return async (ctx: RouteContext): Promise<void> => {
+    const body = await readJson(ctx.req, deps.maxJsonBody);
+    if (body !== undefined && (typeof body !== 'object' || body === null || Array.isArray(body))) throw new InvalidParameterError('the exec configuration must be a JSON object');
+    writeJson(ctx.res, 201, await ctx.engine.job('container_exec_create', { name: ctx.vars.name!, body: (body ?? null) as Record<string, unknown> | null }));
+  };
+}
+
+/**
+ * POST /exec/{id}/start: detached, the session starts and the answer is an empty 200;
+ * attached, the connection is hijacked as for attach and carries the session's stdio.
+ */
+export function postExecStart(deps: ContainerRouteDeps) {
+  return async (ctx: RouteContext): Promise<void> => {
+    const upgraded = isUpgrade(ctx);
+    const body = (await readJson(ctx.req, deps.maxJsonBody)) as { Detach?: boolean; Tty?: boolean; ConsoleSize?: [number, number] | null } | undefined;
+    const detach = body?.Detach === true;
+    const args = { execId: ctx.vars.id!, detach, tty: body?.Tty === true, consoleSize: Array.isArray(body?.ConsoleSize) && body!.ConsoleSize![0] ? body!.ConsoleSize! : null };
+    if (detach) {
+      const { output, done } = ctx.engine.stream('container_exec_start', args, { signal: ctx.signal });
+      for await (const _ of output) {
+        // a detached session writes nothing
+      }
+      await done;
+      ctx.res.writeHead(200, { 'Content-Length': 0 }).end();
+      return;
+    }
+    const socket = ctx.req.socket;
+    const { output, done } = ctx.engine.stream('container_exec_start', args, { signal: ctx.signal, stdin: upgraded ? bodyChunks(socket) : undefined });
+    await Promise.race([output.begun, done]);
+    hijack(ctx);
+    try {
+      for await (const chunk of output) await writeSocket(socket, chunk, ctx.signal);
+      await done;
+      socket.end();
+    } catch (err) {
+      ctx.log.debug('exec stream ended early', { error: (err as Error).message });
+      socket.destroy();
+    }
+  };
+}
+
+export async function getExecJSON(ctx: RouteContext): Promise<void> {
+  writeJson(ctx.res, 200, await ctx.engine.job('container_exec_inspect', { execId: ctx.vars.id! }, { signal: ctx.signal }));
+}
+
+export async function postExecResize(ctx: RouteContext): Promise<void> {
+  const q = ctx.query;
+  await ctx.engine.job('container_exec_resize', { execId: ctx.vars.id!, height: intValue(q, 'h', 0), width: intValue(q, 'w', 0) });
+  noContent(ctx, 200);
+}
