@@ -128,7 +128,7 @@ export class Daemon {
       container_exec_start: async ({ execId, detach, tty, consoleSize }, job) => c.execs.start(execId, detach, tty, consoleSize, job),
       container_exec_inspect: async ({ execId }) => c.execs.inspect(execId),
       container_exec_resize: async ({ execId, height, width }) => c.execs.resize(execId, height, width),
-      exec_event: async ({ execId, pid, exitCode }) => c.execs.event(execId, { pid, exitCode }),
+      exec_event: async ({ execId, pid, exitCode, failed }) => c.execs.event(execId, { pid, exitCode, failed }),
       container_connect: async ({ network, container, aliases, ipv4 }) => c.connect(network, container, aliases, ipv4),
       container_disconnect: async ({ network, container, force }) => c.disconnect(network, container, force),
       version: async () => versionInfo(this.exec),

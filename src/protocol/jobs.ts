@@ -122,7 +122,7 @@ export const JOBS = {
   container_exec_start: job<{ execId: string; detach: boolean; tty: boolean; consoleSize: [number, number] | null }, void>()('daemon', { stream: true, stdin: true, timeoutMs: 0 }),
   container_exec_inspect: job<{ execId: string }, Record<string, unknown>>()('daemon'),
   container_exec_resize: job<{ execId: string; height: number; width: number }, void>()('daemon'),
-  exec_event: job<{ execId: string; pid?: number; exitCode?: number }, void>()('daemon'),
+  exec_event: job<{ execId: string; pid?: number; exitCode?: number; failed?: boolean }, void>()('daemon'),
 
   // api actor (seed §5.4.2, §5.7)
   serveapi: job<ServeApiArgs, { listening: string[] }>()('api', { replay: true }),

@@ -16,9 +16,11 @@ export function isUpgrade(ctx: RouteContext): boolean {
 }
 
 /** hijack writes the status line and headers on the socket itself and hands the socket over. */
-export function hijack(ctx: RouteContext): Socket {
+export function hijack(ctx: RouteContext, withApiHeaders = false): Socket {
   const socket = ctx.req.socket;
-  if (isUpgrade(ctx)) socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${RAW_STREAM}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`);
+  // dockerd's exec start (not its attach) also sends the API headers after the upgrade ones.
+  const api = withApiHeaders ? ['Api-Version', 'Docker-Experimental', 'Ostype', 'Server'].map((h) => `${h}: ${String(ctx.res.getHeader(h) ?? '')}\r\n`).join('') : '';
+  if (isUpgrade(ctx)) socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${RAW_STREAM}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n${api}\r\n`);
   else socket.write(`HTTP/1.1 200 OK\r\nContent-Type: ${RAW_STREAM}\r\n\r\n`);
   return socket;
 }

@@ -95,9 +95,11 @@ async function processSpec(paths: ExecPaths, a: ExecProcessArgs): Promise<Record
 
 export interface ExecHooks {
   /** The process runs (its pid), or ended (its exit code): told to the daemon before the stream ends. */
-  report(r: { pid?: number; exitCode?: number }): Promise<void>;
+  report(r: { pid?: number; exitCode?: number; failed?: boolean }): Promise<void>;
   /** A terminal size asked for before the session's control FIFO existed. */
   pendingSize(): [number, number] | null;
+  /** The first terminal size asked for within `ms` (null if none comes). */
+  waitSize(ms: number): Promise<[number, number] | null>;
 }
 
 /** runcMessage keeps the message of runc's own log line ("time=… level=error msg=\"…\""). */
@@ -158,16 +160,27 @@ export async function runExec(paths: ExecPaths, a: ExecProcessArgs, ctx: JobCont
   start.write('0'); // conmon may go on (podman moves it to a cgroup first)
   const ready = await attachPipe();
   if (!ready || (ready.data ?? 0) < 0) return fail(ready?.message || stderr.trim() || 'conmon did not open the exec attach socket');
-  // The client's terminal size, asked for before this session had somewhere to put it.
-  const size = a.tty ? hooks.pendingSize() : null;
+  // The client's terminal size: the docker CLI sends it (API 1.41) right after its 101, so a
+  // terminal session waits a moment for it rather than start its process at 0x0.
+  let size = a.tty ? hooks.pendingSize() : null;
+  if (a.tty && !size && !a.consoleSize) size = await hooks.waitSize(300);
   if (size) await writeFile(join(dir, 'ctl'), `1 ${size[0]} ${size[1]}\n`).catch(() => {});
   const relay = a.detach ? null : openRelay(join(paths.sockets, short, 'attach'), { ...a, stdinOnce: true }, ctx);
   start.end('0'); // now the process may start: the relay is connected
   const started = await sync();
   pipes[5].destroy();
   if (!started || started.data === undefined || started.data < 0) {
-    const why = runcMessage((started?.message || stderr || 'conmon did not report a pid').trim());
-    return fail(`OCI runtime exec failed: ${why}: unknown`);
+    const why = `OCI runtime exec failed: ${runcMessage((started?.message || stderr || 'conmon did not report a pid').trim())}: unknown`;
+    if (!relay) return fail(why);
+    // As dockerd, once the stream is there: the error is its output (a stdout frame), exit 126.
+    const text = Buffer.from(`${why}\r\n`);
+    const head = Buffer.alloc(8);
+    head[0] = 1;
+    head.writeUInt32BE(text.length, 4);
+    await ctx.stdout!.write(a.tty ? text : Buffer.concat([head, text]));
+    await hooks.report({ exitCode: 126, failed: true });
+    await cleanup();
+    return { pid: 0, exitCode: 126 };
   }
   const pid = started.data;
   await hooks.report({ pid });

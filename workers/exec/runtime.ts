@@ -45,6 +45,7 @@ export class ContainerRuntime {
   private readonly pendingAttach = new Map<string, Array<() => void>>();
   /** Exec sessions' latest terminal sizes (a resize can come before the session is up). */
   private readonly execSizes = new Map<string, [number, number]>();
+  private readonly sizeWaiters = new Map<string, (size: [number, number]) => void>();
 
   constructor(
     private readonly execRoot: string,
@@ -349,6 +350,11 @@ export class ContainerRuntime {
       return await runExec(paths, a, ctx, {
         report: (r) => this.engine.job('exec_event', { execId: a.execId, ...r }).then(() => {}),
         pendingSize: () => this.execSizes.get(a.execId) ?? null,
+        waitSize: (ms) =>
+          new Promise((resolve) => {
+            const timer = setTimeout(() => (this.sizeWaiters.delete(a.execId), resolve(null)), ms);
+            this.sizeWaiters.set(a.execId, (size) => (clearTimeout(timer), resolve(size)));
+          }),
       });
     } finally {
       this.execSizes.delete(a.execId);
@@ -360,6 +366,11 @@ export class ContainerRuntime {
     const live = this.live.get(id);
     if (!live || live.exited || !/^[0-9a-f]{64}$/.test(execId)) throw new ConflictError(`Container ${id} is not running`);
     this.execSizes.set(execId, [height, width]);
+    const waiter = this.sizeWaiters.get(execId);
+    if (waiter) {
+      this.sizeWaiters.delete(execId);
+      return waiter([height, width]);
+    }
     const fh = await open(join(live.dir, 'exec', execId, 'ctl'), 'r+').catch(() => null);
     if (!fh) return; // not started yet (the session applies it when it starts), or over
     try {

@@ -12,6 +12,8 @@ import { parseDetachKeys } from './detachKeys.js';
 import type { ContainerRecord } from './store.js';
 
 interface ExecRecord extends ExecConfig {
+  /** The detach keys as given (DetachKeys shows their bytes). */
+  keys: string;
   env: string[];
   workingDir: string;
   user: string;
@@ -43,9 +45,10 @@ export class Execs {
     return e;
   }
 
-  private running(rec: ContainerRecord): void {
+  /** running refuses a container that cannot take an exec (the paused message names it as the user did). */
+  private running(rec: ContainerRecord, asNamed: string): void {
     if (!rec.State.Running || rec.State.Restarting) throw new ConflictError(`Container ${rec.ID} is not running`);
-    if (rec.State.Paused) throw new ConflictError(`Container ${rec.ID} is paused, unpause the container before exec`);
+    if (rec.State.Paused) throw new ConflictError(`Container ${asNamed} is paused, unpause the container before exec`);
   }
 
   create(name: string, body: Record<string, unknown> | null): { Id: string } {
@@ -54,7 +57,7 @@ export class Execs {
     const cmd = strs(b.Cmd, 'Cmd');
     if (cmd.length === 0) throw new InvalidParameterError('No exec command specified');
     if (b.Privileged === true) throw new NotImplementedError('berth does not implement privileged exec sessions yet (planned: a later issue)');
-    this.running(rec);
+    this.running(rec, name);
     const detachKeys = typeof b.DetachKeys === 'string' ? b.DetachKeys : '';
     parseDetachKeys(detachKeys); // a bad one is refused now
     const user = typeof b.User === 'string' ? b.User : '';
@@ -71,27 +74,30 @@ export class Execs {
       OpenStdout: b.AttachStdout === true,
       CanRemove: false,
       ContainerID: rec.ID,
-      DetachKeys: detachKeys,
+      // dockerd shows the keys' bytes, base64 (its []byte in JSON).
+      DetachKeys: detachKeys ? Buffer.from(parseDetachKeys(detachKeys)).toString('base64') : '',
       Pid: 0,
+      keys: detachKeys,
       env: strs(b.Env, 'Env'),
       workingDir,
       user,
       started: false,
       cmd,
     });
-    this.h.publish(rec, `exec_create: ${cmd.join(' ')}`, { execID: id });
+    // "exec_create: true " — the entrypoint, a space, the arguments (dockerd's, trailing space included).
+    this.h.publish(rec, `exec_create: ${cmd[0]} ${cmd.slice(1).join(' ')}`, { execID: id });
     return { Id: id };
   }
 
   /** start runs the session: its stream is the job's (hijacked by the API), or none when detached. */
   async start(execId: string, detach: boolean, tty: boolean, consoleSize: [number, number] | null, job: Job): Promise<void> {
     const e = this.find(execId);
-    if (e.started) throw new ConflictError(`Error: Exec command ${execId} is already running`);
+    if (e.started) throw new ConflictError(`Error: Exec command ${execId} ${e.Running ? 'is already running' : 'has already run'}`);
     const rec = this.h.get(e.ContainerID);
-    this.running(rec);
+    this.running(rec, rec.Name.slice(1));
     e.started = true;
     e.Running = true;
-    this.h.publish(rec, `exec_start: ${e.cmd.join(' ')}`, { execID: execId });
+    this.h.publish(rec, `exec_start: ${e.cmd[0]} ${e.cmd.slice(1).join(' ')}`, { execID: execId });
     const run = this.h.engine.job(
       'exec_process',
       {
@@ -106,7 +112,7 @@ export class Execs {
         stdout: e.OpenStdout,
         stderr: e.OpenStderr,
         detach,
-        detachKeys: parseDetachKeys(e.DetachKeys),
+        detachKeys: parseDetachKeys(e.keys),
         consoleSize,
       },
       { stdoutPort: job.stdout.takePort(), stdinPort: job.stdin.takePort(), signal: job.signal, from: 'daemon' },
@@ -114,29 +120,30 @@ export class Execs {
     try {
       await this.h.engine.run(run);
     } catch (err) {
-      // It never ran (a missing binary, …): dockerd records 126 and the error is the start's.
+      // It never ran (detached: the error is the start's answer): dockerd records 126.
       if (e.Pid === 0) {
         e.Running = false;
-        e.ExitCode = /no such file|not found/i.test(String((err as Error).message)) ? 127 : 126;
+        e.ExitCode = 126;
       }
       throw err;
     }
   }
 
   /** event is the exec actor's report: the process runs (pid) or ended (exit code). */
-  event(execId: string, r: { pid?: number; exitCode?: number }): void {
+  event(execId: string, r: { pid?: number; exitCode?: number; failed?: boolean }): void {
     const e = this.execs.get(execId);
     if (!e) return;
     if (r.pid !== undefined) e.Pid = r.pid;
     if (r.exitCode !== undefined) {
       e.Running = false;
       e.ExitCode = r.exitCode;
-      if (this.h.has(e.ContainerID)) this.h.publish(this.h.get(e.ContainerID), 'exec_die', { execID: execId, exitCode: String(r.exitCode) });
+      // A session that never started has no exec_die (dockerd's).
+      if (!r.failed && this.h.has(e.ContainerID)) this.h.publish(this.h.get(e.ContainerID), 'exec_die', { execID: execId, exitCode: String(r.exitCode) });
     }
   }
 
   inspect(execId: string): Record<string, unknown> {
-    const { env: _env, workingDir: _wd, user: _user, started: _s, cmd: _cmd, ...doc } = this.find(execId);
+    const { keys: _keys, env: _env, workingDir: _wd, user: _user, started: _s, cmd: _cmd, ...doc } = this.find(execId);
     return doc;
   }
 
@@ -145,9 +152,9 @@ export class Execs {
     await this.h.engine.call('exec_process_resize', { id: e.ContainerID, execId, height, width });
   }
 
-  /** The IDs of a container's exec sessions (inspect's ExecIDs; null when there are none). */
+  /** The IDs of a container's live exec sessions (inspect's ExecIDs; null when there are none). */
   idsOf(containerId: string): string[] | null {
-    const ids = [...this.execs.values()].filter((e) => e.ContainerID === containerId).map((e) => e.ID);
+    const ids = [...this.execs.values()].filter((e) => e.ContainerID === containerId && e.Running).map((e) => e.ID);
     return ids.length ? ids : null;
   }
 

@@ -199,7 +199,7 @@ export function postExecStart(deps: ContainerRouteDeps) {
     const socket = ctx.req.socket;
     const { output, done } = ctx.engine.stream('container_exec_start', args, { signal: ctx.signal, stdin: upgraded ? bodyChunks(socket) : undefined });
     await Promise.race([output.begun, done]);
-    hijack(ctx);
+    hijack(ctx, true);
     try {
       for await (const chunk of output) await writeSocket(socket, chunk, ctx.signal);
       await done;
