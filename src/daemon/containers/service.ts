@@ -64,6 +64,8 @@ interface Live {
   /** The restart policy's back-off (dockerd: 100 ms doubling, reset after 10 s of running). */
   backoffMs: number;
   removing: boolean;
+  /** Users of its root filesystem outside a run (cp, export, commit): an exit leaves it mounted. */
+  rootfsUsers: number;
 }
 
 interface WaitResult {
@@ -98,7 +100,7 @@ export class Containers {
   private rt(id: string): Live {
     let l = this.live.get(id);
     if (!l) {
-      l = { queue: Promise.resolve(), starting: false, pendingExit: null, cleanup: Promise.resolve(), exitWaiters: [], removeWaiters: [], restartTimer: null, backoffMs: 0, removing: false };
+      l = { queue: Promise.resolve(), starting: false, pendingExit: null, cleanup: Promise.resolve(), exitWaiters: [], removeWaiters: [], restartTimer: null, backoffMs: 0, removing: false, rootfsUsers: 0 };
       this.live.set(id, l);
     }
     return l;
@@ -606,8 +608,36 @@ export class Containers {
     // Two actors, independent of each other: at the same time.
     await Promise.all([
       this.engine.call('netns_remove', { id: rec.ID }).catch((err) => logger.warn(`cannot remove the network namespace of ${rec.ID}: ${toWire(err).message}`)),
-      this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`)),
+      this.rt(rec.ID).rootfsUsers > 0
+        ? Promise.resolve()
+        : this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`)),
     ]);
+  }
+
+  /**
+   * withRootfs runs fn with the container's root filesystem mounted (running or not), for cp,
+   * export and commit; a container that stops meanwhile keeps it mounted until fn ends, and one
+   * that is not running has it unmounted after. `record` resolves the name as dockerd does.
+   */
+  async withRootfs<T>(ref: string, fn: (rec: ContainerRecord, root: string) => Promise<T>): Promise<T> {
+    const rec = this.store.get(ref);
+    const l = this.rt(rec.ID);
+    if (l.removing) throw new ConflictError(`Container ${rec.ID} is marked for removal and cannot be used`);
+    l.rootfsUsers++;
+    try {
+      const { path } = await this.engine.call('rootfs_mount', { id: rec.ID });
+      return await fn(rec, path);
+    } finally {
+      l.rootfsUsers--;
+      if (l.rootfsUsers === 0 && !rec.State.Running && !l.starting) {
+        await this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`));
+      }
+    }
+  }
+
+  /** record is the container `ref` names (404 "No such container" otherwise). */
+  record(ref: string): ContainerRecord {
+    return this.store.get(ref);
   }
 
   // ---- exits --------------------------------------------------------------------------------

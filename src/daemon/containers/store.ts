@@ -34,8 +34,29 @@ export interface ContainerRecord {
   GraphDriver: { Data: Record<string, string> | null; Name: string };
   /** Its networks (the settings of this run while it runs), published ports, namespace. */
   NetworkSettings: { Networks: Record<string, EndpointSettings>; Ports: PortMap; SandboxKey: string };
+  /**
+   * Its mounts by destination, as dockerd's MountPoints: volumes and binds carry the host
+   * Source; tmpfs has none (it exists only inside the container). Absent on older records.
+   */
+  MountPoints?: Record<string, MountPoint>;
   HasBeenStartedBefore: boolean;
   HasBeenManuallyStopped: boolean;
+}
+
+export interface MountPoint {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** The host path (a volume's _data directory); '' for tmpfs. */
+  Source: string;
+  Destination: string;
+  RW: boolean;
+  /** The volume's name, and its driver ('local'). */
+  Name?: string;
+  Driver?: string;
+  /** What inspect shows as Mode ("", "ro", "z", ...) and Propagation ("rprivate"). */
+  Mode?: string;
+  Propagation?: string;
+  /** tmpfs options (size, mode), and volume-nocopy. */
+  Options?: string[];
 }
 
 export function zeroState(): ContainerState {
