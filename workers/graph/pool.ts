@@ -5,13 +5,14 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ApplyTask, ApplyTaskResult, DigestTask, SaveTask, UnpackTask } from './tasks.js';
+import type { ApplyTask, ApplyTaskResult, DigestTask, ExportTask, SaveTask, UnpackTask } from './tasks.js';
 
 export interface TaskPool {
   digest(task: DigestTask): Promise<string>;
   apply(task: ApplyTask): Promise<ApplyTaskResult>;
   unpack(task: UnpackTask): Promise<{ files: number; bytes: number; compression: string }>;
   save(task: SaveTask): Promise<{ bytes: number }>;
+  exportRoot(task: ExportTask): Promise<{ bytes: number }>;
   close(): Promise<void>;
   readonly stats: { completed: number; queueSize: number; threads: number };
 }
@@ -34,6 +35,7 @@ export function createPool(threads = 1, maxQueue = 256): TaskPool {
     apply: (task) => pool.run(task, { name: 'apply', transferList: ports('port' in task.source ? task.source.port : undefined, task.progress) as never }) as Promise<ApplyTaskResult>,
     unpack: (task) => pool.run(task, { name: 'unpack', transferList: ports('port' in task.source ? task.source.port : undefined, task.progress) as never }),
     save: (task) => pool.run(task, { name: 'save', transferList: ports(task.out) as never }),
+    exportRoot: (task) => pool.run(task, { name: 'exportRoot', transferList: ports(task.out) as never }),
     close: () => pool.destroy(),
     get stats() {
       return { completed: pool.completed, queueSize: pool.queueSize, threads: pool.threads.length };

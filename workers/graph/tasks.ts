@@ -8,10 +8,11 @@
  *   apply   one layer: decompress, hash (diffID), extract safely, record tar-split
  *   unpack  an archive to load (docker save / OCI layout), decompressed, into a staging dir
  *   save    write an archive (docker save) to a port, layers rebuilt from their tar-split
+ *   exportRoot  write a container's root filesystem as a tar to a port (docker export)
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, symlink } from 'node:fs/promises';
+import { lstat, mkdir, readFile, symlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
@@ -23,6 +24,7 @@ import { applyLayer, type ApplyResult, type LayerFormat } from './layer/apply.js
 import { decompress, type Compression } from './layer/compression.js';
 import { cleanName, resolveInRootSync } from '../../src/fs/rootpath.js';
 import { reassemble } from './layer/tarsplit.js';
+import { entry, walk } from './layer/changes.js';
 
 export interface DigestTask {
   /** Hash these bytes… */
@@ -196,15 +198,13 @@ export interface SaveTask {
   mtime: number;
 }
 
-/** save writes the archive to `out`, with the port's flow control; it stops if the reader leaves. */
-export async function save(task: SaveTask): Promise<{ bytes: number }> {
-  const out = new PortWriter(task.out);
-  const w = new TarWriter();
-  let bytes = 0;
+/** framed writes to a port in frames of about 256 KiB, with the port's flow control. */
+function framed(out: PortWriter) {
   // Coalesce: a header or a small file per message would cost a port message each.
   const FRAME = 256 << 10;
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  let bytes = 0;
   const flush = async () => {
     if (pendingBytes === 0) return;
     const frame = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
@@ -219,6 +219,15 @@ export async function save(task: SaveTask): Promise<{ bytes: number }> {
     pendingBytes += b.length;
     if (pendingBytes >= FRAME) await flush();
   };
+  return { write, flush, get bytes() { return bytes; } };
+}
+
+/** save writes the archive to `out`, with the port's flow control; it stops if the reader leaves. */
+export async function save(task: SaveTask): Promise<{ bytes: number }> {
+  const out = new PortWriter(task.out);
+  const w = new TarWriter();
+  const f = framed(out);
+  const { write, flush } = f;
   try {
     out.begin();
     for (const e of task.entries) {
@@ -236,7 +245,57 @@ export async function save(task: SaveTask): Promise<{ bytes: number }> {
     await write(w.end());
     await flush();
     out.end();
-    return { bytes };
+    return { bytes: f.bytes };
+  } catch (err) {
+    out.fail(err);
+    throw err;
+  }
+}
+
+export interface ExportTask {
+  out: MessagePort;
+  /** A container's mounted root filesystem. */
+  root: string;
+}
+
+/** hostNames maps uids and gids to the host's user and group names (root when unknown files). */
+async function hostNames(): Promise<(uid: number, gid: number) => { uname: string; gname: string }> {
+  const read = async (file: string) => {
+    const m = new Map<number, string>();
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      const [name, , id] = line.split(':');
+      if (name && id && /^\d+$/.test(id) && !m.has(Number(id))) m.set(Number(id), name);
+    }
+    return m;
+  };
+  const users = await read('/etc/passwd');
+  const groups = await read('/etc/group');
+  users.set(0, users.get(0) ?? 'root');
+  groups.set(0, groups.get(0) ?? 'root');
+  return (uid, gid) => ({ uname: users.get(uid) ?? '', gname: groups.get(gid) ?? '' });
+}
+
+/**
+ * exportRoot writes a container's whole filesystem as a tar to `out` (docker export): names
+ * without "./", no entry for the root itself, sorted, parents first, as dockerd's.
+ */
+export async function exportRoot(task: ExportTask): Promise<{ bytes: number }> {
+  const out = new PortWriter(task.out);
+  const w = new TarWriter();
+  const f = framed(out);
+  const links = new Map<string, string>();
+  try {
+    out.begin();
+    const names = await hostNames();
+    for await (const e of walk(task.root)) {
+      if (e.st.isSocket()) continue; // as dockerd's archive: sockets are not carried
+      for await (const b of entry(w, e.rel, e.host, e.st, links, names)) await f.write(b);
+    }
+    await f.write(w.end());
+    await f.flush();
+    out.end();
+    return { bytes: f.bytes };
   } catch (err) {
     out.fail(err);
     throw err;

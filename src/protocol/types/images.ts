@@ -45,5 +45,22 @@ export interface ImportArgs {
   platform: string;
 }
 
+/** POST /commit, the graph's part: the daemon has found the container (and paused it). */
+export interface CommitArgs {
+  /** The container. */
+  id: string;
+  /** Its image's ID ("" for none). */
+  parentImage: string;
+  /** The container's Config: the image's container_config, and what the new config falls back to. */
+  containerConfig: Record<string, unknown>;
+  /** The request body, if any: the base of the new config. */
+  config: Record<string, unknown> | null;
+  changes: string[];
+  author: string;
+  comment: string;
+  repo: string;
+  tag: string;
+}
+
 /** Which containers use which images (the daemon knows; the graph asks before deleting). */
 export type ImageUsers = Record<string, { running: string[]; stopped: string[] }>;

@@ -36,7 +36,8 @@ export function inspectImage(s: ImageService, name: string): Record<string, unkn
     RepoTags: s.repoTags(img.id),
     RepoDigests: s.repoDigests(img.id),
     Parent: img.parent ?? '',
-    Comment: c.comment ?? '',
+    // dockerd: the config's comment, else the last history entry's (a commit writes only that).
+    Comment: c.comment || c.history?.at(-1)?.comment || '',
     Created: c.created ?? ZERO_TIME,
     Container: c.container ?? '',
     ContainerConfig: containerConfig(c.container_config as never),
@@ -74,10 +75,15 @@ export function imageHistory(s: ImageService, name: string): HistoryItem[] {
     });
   }
   out.reverse();
-  if (out[0]) {
-    out[0].Id = img.id;
-    const tags = s.repoTags(img.id);
-    out[0].Tags = tags.length ? tags : null;
+  // dockerd names the entries from the top down by the image's parent chain (a commit's or a
+  // build's parents); the rest, beyond the chain, stay <missing>.
+  let id: string | null = img.id;
+  for (const item of out) {
+    if (!id) break;
+    item.Id = id;
+    const tags = s.repoTags(id);
+    item.Tags = tags.length ? tags : null;
+    id = s.images.get(id)?.parent ?? null;
   }
   return out;
 }

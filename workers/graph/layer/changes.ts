@@ -56,18 +56,86 @@ async function inLowers(lowers: string[], rel: string): Promise<boolean> {
   return false;
 }
 
+/** lowerNames lists what directory `rel` holds in the merged view of the lower layers (top first). */
+async function lowerNames(lowers: string[], rel: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  const hidden = new Set<string>();
+  for (const lower of lowers) {
+    const dir = join(lower, rel);
+    const st = await statOrNull(dir);
+    if (!st) continue;
+    if (!st.isDirectory()) break; // a file there hides the directories below
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (hidden.has(name) || names.has(name)) continue;
+      if (isWhiteout(await lstat(join(dir, name)))) hidden.add(name);
+      else names.add(name);
+    }
+    if (isOpaque(dir)) break;
+  }
+  return names;
+}
+
 export async function overlayChanges(upper: string, lowers: string[]): Promise<Change[]> {
   const out: Change[] = [];
+  // Under an opaque directory (removed, then made again) the lower layers do not show: what
+  // they had and the upper has not is deleted, as a comparison of the two trees says.
+  const opaque: string[] = [];
+  const underOpaque = (rel: string) => opaque.some((o) => rel.startsWith(`${o}/`));
   for await (const e of walk(upper)) {
     const path = `/${e.rel}`;
-    if (isWhiteout(e.st)) out.push({ Path: path, Kind: 2 });
-    else out.push({ Path: path, Kind: (await inLowers(lowers, e.rel)) ? 0 : 1 });
+    if (isWhiteout(e.st)) {
+      if (!underOpaque(e.rel)) out.push({ Path: path, Kind: 2 });
+      continue;
+    }
+    const lower = !underOpaque(e.rel) && (await inLowers(lowers, e.rel));
+    out.push({ Path: path, Kind: lower ? 0 : 1 });
+    if (lower && e.st.isDirectory() && isOpaque(e.host)) {
+      const have = new Set(await readdir(e.host));
+      for (const name of await lowerNames(lowers, e.rel)) {
+        if (!have.has(name)) out.push({ Path: `${path}/${name}`, Kind: 2 });
+      }
+      opaque.push(e.rel);
+    }
   }
   return out;
 }
 
+/**
+ * diffOrder puts changes in an order dockerd's `docker diff` can give (its own is Go map order,
+ * different at each call): a directory before what it holds and, within a directory, what is
+ * there now (by name, each followed by its contents) before what was deleted (by name).
+ */
+export function diffOrder(changes: Change[]): Change[] {
+  interface Node { change?: Change; children: Map<string, Node> }
+  const root: Node = { children: new Map() };
+  for (const c of changes) {
+    let n = root;
+    for (const part of c.Path.split('/').filter(Boolean)) {
+      let next = n.children.get(part);
+      if (!next) n.children.set(part, (next = { children: new Map() }));
+      n = next;
+    }
+    n.change = c;
+  }
+  const out: Change[] = [];
+  const visit = (n: Node) => {
+    const names = [...n.children.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const deleted = names.filter((k) => n.children.get(k)!.change?.Kind === 2);
+    for (const k of names) {
+      const child = n.children.get(k)!;
+      if (child.change?.Kind === 2) continue;
+      if (child.change) out.push(child.change);
+      visit(child);
+    }
+    for (const k of deleted) out.push(n.children.get(k)!.change!);
+  };
+  visit(root);
+  return out;
+}
+
 function sameMeta(a: Stats, b: Stats): boolean {
-  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.size === b.size && a.rdev === b.rdev && (a.isDirectory() || a.mtimeMs === b.mtimeMs);
+  // dockerd's statDifferent: a directory's size and mtime are no measure of change (moby#9874).
+  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.rdev === b.rdev && (a.isDirectory() || (a.size === b.size && a.mtimeMs === b.mtimeMs));
 }
 
 export async function naiveChanges(dir: string, parentDir: string | null): Promise<Change[]> {
@@ -117,9 +185,12 @@ function xattrsOf(host: string): Record<string, Buffer> {
   return out;
 }
 
-/** tarEntries yields a tar entry (header and contents) for one path of a snapshot. */
-async function* entry(w: TarWriter, rel: string, host: string, st: Stats, links: Map<string, string>): AsyncGenerator<Buffer> {
-  const base: EntryInit = { name: rel, type: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), xattrs: xattrsOf(host) };
+/**
+ * entry yields a tar entry (header and contents) for one path of a snapshot; `names` gives the
+ * owner's user and group names (an export has them, as dockerd 20.10's tar looks them up).
+ */
+export async function* entry(w: TarWriter, rel: string, host: string, st: Stats, links: Map<string, string>, names?: (uid: number, gid: number) => { uname: string; gname: string }): AsyncGenerator<Buffer> {
+  const base: EntryInit = { name: rel, type: 'file', mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000), xattrs: xattrsOf(host), ...names?.(st.uid, st.gid) };
   if (st.isDirectory()) {
     yield w.header({ ...base, name: `${rel}/`, type: 'dir' });
   } else if (st.isSymbolicLink()) {
