@@ -12,6 +12,7 @@ import type { ExecStatus, GraphStatus, NetworkStatus } from '../protocol/types/s
 import { atomicWriteFile } from '../fs/atomic.js';
 import type { Events } from '../events/events.js';
 import { Containers } from './containers/service.js';
+import { ContainerFiles } from './containers/commit.js';
 import { systemInfo } from './info.js';
 import { versionInfo } from './version.js';
 
@@ -99,6 +100,7 @@ export class Daemon {
   /** handlers are the daemon's own jobs (the seed's d.Install). */
   handlers(): Omit<MainHandlers<'daemon'>, 'events' | 'log' | 'subscribers_count'> {
     const c = this.containers;
+    const files = new ContainerFiles(c, this.deps.engine);
     return {
       system_df: async () => {
         const images = await this.deps.engine.call('image_df', {});
@@ -129,6 +131,9 @@ export class Daemon {
       container_exec_inspect: async ({ execId }) => c.execs.inspect(execId),
       container_exec_resize: async ({ execId, height, width }) => c.execs.resize(execId, height, width),
       exec_event: async ({ execId, pid, exitCode, failed }) => c.execs.event(execId, { pid, exitCode, failed }),
+      container_changes: async ({ name }) => files.changes(name),
+      container_export: async ({ name }, job) => files.export(name, job),
+      container_commit: async (args) => files.commit(args),
       container_connect: async ({ network, container, aliases, ipv4 }) => c.connect(network, container, aliases, ipv4),
       container_disconnect: async ({ network, container, force }) => c.disconnect(network, container, force),
       version: async () => versionInfo(this.exec),

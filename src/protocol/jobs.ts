@@ -49,7 +49,7 @@ import type {
   WaitCondition,
 } from './types/containers.js';
 import type { AttachArgs as NetAttachArgs, AttachResult, NetworkCreateArgs, NetworkDoc, NetworksPruneReport, PortMap, PublishArgs } from './types/networks.js';
-import type { DeleteItem, HistoryItem, ImageSummary, ImagesUsage, ImageUsers, ImportArgs, PruneReport } from './types/images.js';
+import type { CommitArgs, DeleteItem, HistoryItem, ImageSummary, ImagesUsage, ImageUsers, ImportArgs, PruneReport } from './types/images.js';
 
 /** Who can own a job: the engine and the daemon live on the main thread, the rest are workers. */
 export type ActorName = 'engine' | 'daemon' | 'api' | 'network' | 'graph' | 'exec';
@@ -122,6 +122,10 @@ export const JOBS = {
   container_exec_start: job<{ execId: string; detach: boolean; tty: boolean; consoleSize: [number, number] | null }, void>()('daemon', { stream: true, stdin: true, timeoutMs: 0 }),
   container_exec_inspect: job<{ execId: string }, Record<string, unknown>>()('daemon'),
   container_exec_resize: job<{ execId: string; height: number; width: number }, void>()('daemon'),
+  /** docker diff, export and commit (src/daemon/containers/commit.ts). */
+  container_changes: job<{ name: string }, Array<{ Path: string; Kind: 0 | 1 | 2 }> | null>()('daemon'),
+  container_export: job<{ name: string }, void>()('daemon', { stream: true, timeoutMs: 0 }),
+  container_commit: job<{ name: string; repo: string; tag: string; author: string; comment: string; pause: boolean; changes: string[]; config: Record<string, unknown> | null }, { Id: string }>()('daemon', { timeoutMs: 0 }),
   exec_event: job<{ execId: string; pid?: number; exitCode?: number; failed?: boolean }, void>()('daemon'),
 
   // api actor (seed §5.4.2, §5.7)
@@ -175,6 +179,12 @@ export const JOBS = {
   rootfs_unmount: job<{ id: string }, void>()('graph'),
   rootfs_remove: job<{ id: string }, void>()('graph'),
   rootfs_usage: job<{ id: string }, number>()('graph'),
+  /** docker diff: the container's layer against its init layer, in dockerd's order. */
+  rootfs_changes: job<{ id: string }, Array<{ Path: string; Kind: 0 | 1 | 2 }>>()('graph'),
+  /** docker export: the mounted root filesystem as a tar (the daemon keeps it mounted meanwhile). */
+  rootfs_export: job<{ id: string }, void>()('graph', { stream: true, timeoutMs: 0 }),
+  /** POST /commit: a layer from the container's, and the image (tagged if repo is given). */
+  image_commit: job<CommitArgs, { id: string; imageRef: string }>()('graph', { timeoutMs: 0 }),
 
   // exec actor
   init_execdriver: job<ExecDriverConfig, ExecStatus>()('exec', { replay: true }),

@@ -5,7 +5,7 @@
  * interrupted. Image jobs are thin: each calls its verb in images/.
  */
 import { runActor, type Handlers } from '../../src/actor/runtime.js';
-import { UnavailableError } from '../../src/errdefs/errors.js';
+import { SystemError, UnavailableError } from '../../src/errdefs/errors.js';
 import { mkdirs } from '../../src/fs/mkdirs.js';
 import { join } from 'node:path';
 import type { GraphDriver } from './driver.js';
@@ -20,6 +20,7 @@ import { imageUsage, pruneImages } from './images/prune.js';
 import { importImage } from './images/importImage.js';
 import { loadImages } from './images/load.js';
 import { saveImages } from './images/save.js';
+import { commitImage } from './images/commit.js';
 import { Rootfs } from './rootfs.js';
 
 let driver: GraphDriver | null = null;
@@ -71,6 +72,14 @@ const handlers: Handlers<'graph'> = {
   rootfs_unmount: async ({ id }) => rootfs().unmount(id),
   rootfs_remove: async ({ id }) => rootfs().remove(id),
   rootfs_usage: async ({ id }) => rootfs().usage(id),
+  rootfs_changes: async ({ id }) => rootfs().changes(id),
+  rootfs_export: async ({ id }, ctx) => {
+    const { path } = await rootfs().mount(id);
+    const out = ctx.takeStdout();
+    if (!out) throw new SystemError('export needs an output stream');
+    await images().pool.exportRoot({ out, root: path });
+  },
+  image_commit: async (args) => commitImage(images(), rootfs(), args),
 };
 
 runActor('graph', {

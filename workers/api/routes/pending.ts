@@ -9,8 +9,7 @@ import type { Router } from '../router.js';
 
 const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   // [method, path, issue]
-  ['GET', '/containers/{id}/top', '#6'], ['GET', '/containers/{id}/changes', '#6'],
-  ['GET', '/containers/{id}/export', '#6'], ['GET', '/containers/{id}/stats', '#6'],
+  ['GET', '/containers/{id}/top', '#6'], ['GET', '/containers/{id}/stats', '#6'],
   ['POST', '/containers/{id}/update', '#6'],
   ['POST', '/containers/{id}/pause', '#6'], ['POST', '/containers/{id}/unpause', '#6'],
   ['GET', '/containers/{id}/attach/ws', 'a later issue (websocket attach)'],
@@ -19,7 +18,7 @@ const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   
   ['POST', '/images/{name:.*}/push', '#7'], ['GET', '/images/search', '#7'],
   
-  ['POST', '/commit', '#6'], ['POST', '/auth', '#7'],
+  ['POST', '/auth', '#7'],
   ['GET', '/distribution/{name:.*}/json', '#7'],
   ['GET', '/volumes', '#6'], ['POST', '/volumes/create', '#6'], 
   ['DELETE', '/volumes/{name}', '#6'], ['POST', '/volumes/prune', '#6'],

@@ -21,14 +21,18 @@ import {
   postExecResize,
   type ContainerRouteDeps,
 } from './containerRoutes.js';
+import { getContainersChanges, getContainersExport, postCommit } from './commitRoutes.js';
 
 export function containerRoutes(r: Router, deps: ContainerRouteDeps): void {
   // GET
   r.get('/containers/json', getContainersJSON);
   r.get('/containers/{name}/json', getContainersByName);
   r.get('/containers/{name}/logs', getContainersLogs);
+  r.get('/containers/{name}/changes', getContainersChanges);
+  r.get('/containers/{name}/export', getContainersExport);
   // POST
   r.post('/containers/create', postContainersCreate(deps));
+  r.post('/commit', postCommit(deps));
   r.post('/containers/prune', postContainersPrune);
   r.post('/containers/{name}/start', postContainersStart);
   r.post('/containers/{name}/stop', postContainersStop);
