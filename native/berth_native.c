@@ -17,6 +17,10 @@
  * calling thread enters the namespace with setns(2) (which is per thread), makes the socket,
  * and returns to its own before anything else runs on it; the socket stays in the namespace it
  * was made in. Node adopts the fd (dgram bind({fd}), net listen({fd})).
+ * openat2 / mkdirat / symlinkat / linkat / unlinkat / mknodat / fchownat / fchmodat /
+ * utimensat / readlinkat / fstatat: the *at(2) calls `docker cp` needs to work inside a container's
+ * root through directory fds (openat2 with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so a
+ * container racing symlink swaps cannot steer berthd outside it (CVE-2018-15664's class).
  * Errors are thrown as Error with `code` set to the errno name (as Node's own fs errors).
  */
 #define _GNU_SOURCE
@@ -38,7 +42,13 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <unistd.h>
+
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452
+#endif
 
 static const char *errno_name(int err) {
   switch (err) {
@@ -57,6 +67,16 @@ static const char *errno_name(int err) {
     case ECONNREFUSED: return "ECONNREFUSED";
     case EADDRINUSE: return "EADDRINUSE";
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case ELOOP: return "ELOOP";
+    case EXDEV: return "EXDEV";
+    case EISDIR: return "EISDIR";
+    case ENOTEMPTY: return "ENOTEMPTY";
+    case EBADF: return "EBADF";
+    case EMLINK: return "EMLINK";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EAGAIN: return "EAGAIN";
+    case ENOSYS: return "ENOSYS";
+    case EFBIG: return "EFBIG";
     default: return "EIO";
   }
 }
@@ -442,6 +462,210 @@ static napi_value js_socket_in_netns(napi_env env, napi_callback_info info) {
   return out;
 }
 
+
+/* ---- *at(2) calls for docker cp: everything relative to a directory fd ------------------- */
+
+/* get_str copies a string argument (which may be empty: "" with AT_EMPTY_PATH) into buf. */
+static int get_str(napi_env env, napi_value v, char *buf, size_t len) {
+  size_t n = 0;
+  if (napi_get_value_string_utf8(env, v, buf, len, &n) != napi_ok || n >= len - 1) {
+    napi_throw_type_error(env, NULL, "expected a string shorter than PATH_MAX");
+    return -1;
+  }
+  return 0;
+}
+
+static int32_t arg_i32(napi_env env, napi_value v) {
+  int32_t x = 0;
+  napi_get_value_int32(env, v, &x);
+  return x;
+}
+
+static double arg_f64(napi_env env, napi_value v) {
+  double x = 0;
+  napi_get_value_double(env, v, &x);
+  return x;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+/* openat2(dirfd, path, flags, mode, resolve) → fd. O_CLOEXEC is always added. */
+static napi_value js_openat2(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[4096];
+  if (argc != 5 || get_str(env, argv[1], path, sizeof path)) return NULL;
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(uint32_t)arg_i32(env, argv[2]) | O_CLOEXEC;
+  how.mode = (how.flags & (O_CREAT | O_TMPFILE)) ? (uint64_t)(arg_i32(env, argv[3]) & 07777) : 0;
+  how.resolve = (uint64_t)(uint32_t)arg_i32(env, argv[4]);
+  long fd;
+  do fd = syscall(__NR_openat2, arg_i32(env, argv[0]), path, &how, sizeof how);
+  while (fd < 0 && errno == EAGAIN && (how.resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH)));
+  if (fd < 0) return throw_errno(env, path[0] ? path : "openat2", errno);
+  napi_value out;
+  napi_create_int32(env, (int32_t)fd, &out);
+  return out;
+}
+
+static napi_value js_mkdirat(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[4096];
+  if (argc != 3 || get_str(env, argv[1], name, sizeof name)) return NULL;
+  if (mkdirat(arg_i32(env, argv[0]), name, (mode_t)(arg_i32(env, argv[2]) & 07777)) != 0) return throw_errno(env, name, errno);
+  return undefined(env);
+}
+
+/* symlinkat(target, dirfd, name) */
+static napi_value js_symlinkat(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char target[4096], name[4096];
+  if (argc != 3 || get_str(env, argv[0], target, sizeof target) || get_str(env, argv[2], name, sizeof name)) return NULL;
+  if (symlinkat(target, arg_i32(env, argv[1]), name) != 0) return throw_errno(env, name, errno);
+  return undefined(env);
+}
+
+/* linkat(olddirfd, oldname, newdirfd, newname, flags) */
+static napi_value js_linkat(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char oldname[4096], newname[4096];
+  if (argc != 5 || get_str(env, argv[1], oldname, sizeof oldname) || get_str(env, argv[3], newname, sizeof newname)) return NULL;
+  if (linkat(arg_i32(env, argv[0]), oldname, arg_i32(env, argv[2]), newname, arg_i32(env, argv[4])) != 0) return throw_errno(env, newname, errno);
+  return undefined(env);
+}
+
+/* unlinkat(dirfd, name, flags) */
+static napi_value js_unlinkat(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[4096];
+  if (argc != 3 || get_str(env, argv[1], name, sizeof name)) return NULL;
+  if (unlinkat(arg_i32(env, argv[0]), name, arg_i32(env, argv[2])) != 0) return throw_errno(env, name, errno);
+  return undefined(env);
+}
+
+/* mknodat(dirfd, name, mode, major, minor): mode includes the file type. */
+static napi_value js_mknodat(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[4096];
+  if (argc != 5 || get_str(env, argv[1], name, sizeof name)) return NULL;
+  dev_t dev = makedev((unsigned)arg_i32(env, argv[3]), (unsigned)arg_i32(env, argv[4]));
+  if (mknodat(arg_i32(env, argv[0]), name, (mode_t)arg_i32(env, argv[2]), dev) != 0) return throw_errno(env, name, errno);
+  return undefined(env);
+}
+
+/* fchownat(dirfd, name, uid, gid, flags) */
+static napi_value js_fchownat(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[4096];
+  if (argc != 5 || get_str(env, argv[1], name, sizeof name)) return NULL;
+  if (fchownat(arg_i32(env, argv[0]), name, (uid_t)arg_f64(env, argv[2]), (gid_t)arg_f64(env, argv[3]), arg_i32(env, argv[4])) != 0)
+    return throw_errno(env, name, errno);
+  return undefined(env);
+}
+
+/* fchmodat(dirfd, name, mode, flags): fchmodat2(2), which (unlike glibc's fchmodat) honours
+ * AT_SYMLINK_NOFOLLOW, so a name swapped for a symlink is refused instead of followed. */
+static napi_value js_fchmodat(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[4096];
+  if (argc != 4 || get_str(env, argv[1], name, sizeof name)) return NULL;
+  if (syscall(__NR_fchmodat2, arg_i32(env, argv[0]), name, (mode_t)(arg_i32(env, argv[2]) & 07777), arg_i32(env, argv[3])) != 0)
+    return throw_errno(env, name, errno);
+  return undefined(env);
+}
+
+/* utimensat(dirfd, name, atimeSec, atimeNsec, mtimeSec, mtimeNsec, flags) */
+static napi_value js_utimensat(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[4096];
+  if (argc != 7 || get_str(env, argv[1], name, sizeof name)) return NULL;
+  struct timespec ts[2];
+  ts[0].tv_sec = (time_t)arg_f64(env, argv[2]);
+  ts[0].tv_nsec = (long)arg_f64(env, argv[3]);
+  ts[1].tv_sec = (time_t)arg_f64(env, argv[4]);
+  ts[1].tv_nsec = (long)arg_f64(env, argv[5]);
+  if (utimensat(arg_i32(env, argv[0]), name, ts, arg_i32(env, argv[6])) != 0) return throw_errno(env, name, errno);
+  return undefined(env);
+}
+
+/* readlinkat(dirfd, name) → the link's target ("" names an O_PATH fd of the link itself). */
+static napi_value js_readlinkat(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[4096], target[4097];
+  if (argc != 2 || get_str(env, argv[1], name, sizeof name)) return NULL;
+  ssize_t n = readlinkat(arg_i32(env, argv[0]), name, target, sizeof target - 1);
+  if (n < 0) return throw_errno(env, name[0] ? name : "readlinkat", errno);
+  napi_value out;
+  napi_create_string_utf8(env, target, (size_t)n, &out);
+  return out;
+}
+
+static void set_num(napi_env env, napi_value obj, const char *key, double v) {
+  napi_value x;
+  napi_create_double(env, v, &x);
+  napi_set_named_property(env, obj, key, x);
+}
+
+/* fstatat(dirfd, name, flags) → {mode, uid, gid, size, nlink, dev, ino (a string), rdevMajor,
+ * rdevMinor, mtimeSec, mtimeNsec}, or null when the name does not exist (ENOENT). */
+static napi_value js_fstatat(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char name[4096];
+  if (argc != 3 || get_str(env, argv[1], name, sizeof name)) return NULL;
+  struct stat st;
+  napi_value out;
+  if (fstatat(arg_i32(env, argv[0]), name, &st, arg_i32(env, argv[2])) != 0) {
+    if (errno == ENOENT) {
+      napi_get_null(env, &out);
+      return out;
+    }
+    return throw_errno(env, name[0] ? name : "fstatat", errno);
+  }
+  napi_create_object(env, &out);
+  set_num(env, out, "mode", st.st_mode);
+  set_num(env, out, "uid", st.st_uid);
+  set_num(env, out, "gid", st.st_gid);
+  set_num(env, out, "size", (double)st.st_size);
+  set_num(env, out, "nlink", (double)st.st_nlink);
+  set_num(env, out, "dev", (double)st.st_dev);
+  set_num(env, out, "rdevMajor", major(st.st_rdev));
+  set_num(env, out, "rdevMinor", minor(st.st_rdev));
+  set_num(env, out, "mtimeSec", (double)st.st_mtim.tv_sec);
+  set_num(env, out, "mtimeNsec", (double)st.st_mtim.tv_nsec);
+  char ino[32];
+  snprintf(ino, sizeof ino, "%llu", (unsigned long long)st.st_ino);
+  napi_value s;
+  napi_create_string_utf8(env, ino, NAPI_AUTO_LENGTH, &s);
+  napi_set_named_property(env, out, "ino", s);
+  return out;
+}
+
 static void export_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
@@ -456,6 +680,17 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "llistxattr", js_llistxattr);
   export_fn(env, exports, "seqpacketOpen", js_seqpacket_open);
   export_fn(env, exports, "socketInNetns", js_socket_in_netns);
+  export_fn(env, exports, "openat2", js_openat2);
+  export_fn(env, exports, "mkdirat", js_mkdirat);
+  export_fn(env, exports, "symlinkat", js_symlinkat);
+  export_fn(env, exports, "linkat", js_linkat);
+  export_fn(env, exports, "unlinkat", js_unlinkat);
+  export_fn(env, exports, "mknodat", js_mknodat);
+  export_fn(env, exports, "fchownat", js_fchownat);
+  export_fn(env, exports, "fchmodat", js_fchmodat);
+  export_fn(env, exports, "utimensat", js_utimensat);
+  export_fn(env, exports, "readlinkat", js_readlinkat);
+  export_fn(env, exports, "fstatat", js_fstatat);
   return exports;
 }
 

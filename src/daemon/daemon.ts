@@ -12,6 +12,7 @@ import type { ExecStatus, GraphStatus, NetworkStatus } from '../protocol/types/s
 import { atomicWriteFile } from '../fs/atomic.js';
 import type { Events } from '../events/events.js';
 import { Containers } from './containers/service.js';
+import { ContainerArchives } from './containers/archive.js';
 import { ContainerFiles } from './containers/commit.js';
 import { systemInfo } from './info.js';
 import { versionInfo } from './version.js';
@@ -100,6 +101,7 @@ export class Daemon {
   /** handlers are the daemon's own jobs (the seed's d.Install). */
   handlers(): Omit<MainHandlers<'daemon'>, 'events' | 'log' | 'subscribers_count'> {
     const c = this.containers;
+    const archives = new ContainerArchives(c, this.deps.engine);
     const files = new ContainerFiles(c, this.deps.engine);
     return {
       system_df: async () => {
@@ -126,6 +128,9 @@ export class Daemon {
       container_rename: async ({ name, newName }) => c.rename(name, newName),
       container_resize: async ({ name, height, width }) => c.resize(name, height, width),
       container_prune: async ({ filters }) => c.prune(filters),
+      container_archive_stat: async ({ name, path }) => archives.stat(name, path),
+      container_archive_get: async ({ name, path }, job) => archives.get(name, path, job),
+      container_archive_put: async (args, job) => archives.put(args, job),
       container_exec_create: async ({ name, body }) => c.execs.create(name, body),
       container_exec_start: async ({ execId, detach, tty, consoleSize }, job) => c.execs.start(execId, detach, tty, consoleSize, job),
       container_exec_inspect: async ({ execId }) => c.execs.inspect(execId),

@@ -26,7 +26,43 @@ export interface BerthNative {
    * if tcp — returned as an fd for dgram's bind({fd}) or net's listen({fd}).
    */
   socketInNetns(nsPath: string, tcp: boolean, ip: string, port: number): number;
+
+  // The *at(2) calls of docker cp (workers/graph/archive): every name is relative to a
+  // directory fd, so a container swapping symlinks cannot steer them outside its root.
+  /** openat2(2) → fd (O_CLOEXEC added); `resolve` is RESOLVE_* bits (see O / RESOLVE below). */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  mkdirat(dirfd: number, name: string, mode: number): void;
+  symlinkat(target: string, dirfd: number, name: string): void;
+  linkat(olddirfd: number, oldname: string, newdirfd: number, newname: string, flags: number): void;
+  unlinkat(dirfd: number, name: string, flags: number): void;
+  mknodat(dirfd: number, name: string, mode: number, major: number, minor: number): void;
+  fchownat(dirfd: number, name: string, uid: number, gid: number, flags: number): void;
+  /** fchmodat2(2): AT_SYMLINK_NOFOLLOW is honoured (a symlink is refused, never followed). */
+  fchmodat(dirfd: number, name: string, mode: number, flags: number): void;
+  utimensat(dirfd: number, name: string, atimeSec: number, atimeNsec: number, mtimeSec: number, mtimeNsec: number, flags: number): void;
+  readlinkat(dirfd: number, name: string): string;
+  /** null when the name does not exist. */
+  fstatat(dirfd: number, name: string, flags: number): NativeStat | null;
 }
+
+export interface NativeStat {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  dev: number;
+  /** A decimal string: inode numbers can exceed 2^53. */
+  ino: string;
+  rdevMajor: number;
+  rdevMinor: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+}
+
+/** Linux x86_64/arm64 values of the flags the *at calls take. */
+export const AT = { SYMLINK_NOFOLLOW: 0x100, REMOVEDIR: 0x200, SYMLINK_FOLLOW: 0x400, EMPTY_PATH: 0x1000 } as const;
+export const RESOLVE = { NO_XDEV: 0x01, NO_MAGICLINKS: 0x02, NO_SYMLINKS: 0x04, BENEATH: 0x08, IN_ROOT: 0x10 } as const;
 
 export interface SeqpacketHandle {
   /** Bytes sent, or -1 when the socket is full (onWritable says when to try again). */

@@ -49,6 +49,7 @@ import type {
   WaitCondition,
 } from './types/containers.js';
 import type { AttachArgs as NetAttachArgs, AttachResult, NetworkCreateArgs, NetworkDoc, NetworksPruneReport, PortMap, PublishArgs } from './types/networks.js';
+import type { ArchivePutArgs, ArchiveRoot, ContainerPathStat } from './types/archive.js';
 import type { CommitArgs, DeleteItem, HistoryItem, ImageSummary, ImagesUsage, ImageUsers, ImportArgs, PruneReport } from './types/images.js';
 
 /** Who can own a job: the engine and the daemon live on the main thread, the rest are workers. */
@@ -126,6 +127,10 @@ export const JOBS = {
   container_changes: job<{ name: string }, Array<{ Path: string; Kind: 0 | 1 | 2 }> | null>()('daemon'),
   container_export: job<{ name: string }, void>()('daemon', { stream: true, timeoutMs: 0 }),
   container_commit: job<{ name: string; repo: string; tag: string; author: string; comment: string; pause: boolean; changes: string[]; config: Record<string, unknown> | null }, { Id: string }>()('daemon', { timeoutMs: 0 }),
+  /** docker cp: HEAD/GET/PUT /containers/{id}/archive. The GET stream's first frame is the stat (JSON), the tar follows. */
+  container_archive_stat: job<{ name: string; path: string }, ContainerPathStat>()('daemon'),
+  container_archive_get: job<{ name: string; path: string }, void>()('daemon', { stream: true, timeoutMs: 0 }),
+  container_archive_put: job<{ name: string; path: string; noOverwriteDirNonDir: boolean; copyUIDGID: boolean }, void>()('daemon', { stdin: true, timeoutMs: 0 }),
   exec_event: job<{ execId: string; pid?: number; exitCode?: number; failed?: boolean }, void>()('daemon'),
 
   // api actor (seed §5.4.2, §5.7)
@@ -174,6 +179,10 @@ export const JOBS = {
   /** A container's writable layer on its image, mounted for runc, and removed with it. */
   /** The image a container is created from: its ID and its config (for dockerd's merge). */
   image_resolve: job<{ name: string }, { id: string; config: Record<string, unknown> }>()('graph'),
+  /** docker cp inside a mounted root filesystem (and its mounts), every path resolved within it (archive/). */
+  archive_stat: job<ArchiveRoot, ContainerPathStat>()('graph'),
+  archive_get: job<ArchiveRoot, void>()('graph', { stream: true, timeoutMs: 0 }),
+  archive_put: job<ArchivePutArgs, void>()('graph', { stdin: true, timeoutMs: 0 }),
   rootfs_create: job<{ id: string; image: string }, { mountId: string; graphDriver: { Data: Record<string, string> | null; Name: string } }>()('graph'),
   rootfs_mount: job<{ id: string }, { path: string }>()('graph'),
   rootfs_unmount: job<{ id: string }, void>()('graph'),

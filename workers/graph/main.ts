@@ -22,6 +22,8 @@ import { loadImages } from './images/load.js';
 import { saveImages } from './images/save.js';
 import { commitImage } from './images/commit.js';
 import { Rootfs } from './rootfs.js';
+import { archiveGet, archiveStat } from './archive/get.js';
+import { archivePut } from './archive/put.js';
 
 let driver: GraphDriver | null = null;
 let pool: TaskPool | null = null;
@@ -67,6 +69,10 @@ const handlers: Handlers<'graph'> = {
     const img = images().resolve(name);
     return { id: img.id, config: (img.config.config ?? {}) as Record<string, unknown> };
   },
+  // docker cp: paths resolved through fds inside the container's root (archive/containerfs.ts).
+  archive_stat: async (args) => archiveStat(args),
+  archive_get: async (args, ctx) => archiveGet(args, ctx),
+  archive_put: async (args, ctx) => archivePut(args, ctx),
   rootfs_create: async ({ id, image }) => rootfs().create(id, image),
   rootfs_mount: async ({ id }) => rootfs().mount(id),
   rootfs_unmount: async ({ id }) => rootfs().unmount(id),

@@ -13,7 +13,6 @@ const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   ['POST', '/containers/{id}/update', '#6'],
   ['POST', '/containers/{id}/pause', '#6'], ['POST', '/containers/{id}/unpause', '#6'],
   ['GET', '/containers/{id}/attach/ws', 'a later issue (websocket attach)'],
-  ['HEAD', '/containers/{id}/archive', '#6'], ['GET', '/containers/{id}/archive', '#6'], ['PUT', '/containers/{id}/archive', '#6'],
   ['POST', '/build', 'a later issue'], ['POST', '/build/prune', 'a later issue'],
   
   ['POST', '/images/{name:.*}/push', '#7'], ['GET', '/images/search', '#7'],

@@ -21,6 +21,7 @@ import {
   postExecResize,
   type ContainerRouteDeps,
 } from './containerRoutes.js';
+import { getContainersArchive, headContainersArchive, putContainersArchive } from './archiveRoutes.js';
 import { getContainersChanges, getContainersExport, postCommit } from './commitRoutes.js';
 
 export function containerRoutes(r: Router, deps: ContainerRouteDeps): void {
@@ -46,6 +47,10 @@ export function containerRoutes(r: Router, deps: ContainerRouteDeps): void {
   r.post('/exec/{id}/start', postExecStart(deps));
   r.post('/exec/{id}/resize', postExecResize);
   r.get('/exec/{id}/json', getExecJSON);
+  // docker cp
+  r.head('/containers/{name}/archive', headContainersArchive);
+  r.get('/containers/{name}/archive', getContainersArchive);
+  r.put('/containers/{name}/archive', putContainersArchive);
   // DELETE
   r.delete('/containers/{name}', deleteContainers);
 }
