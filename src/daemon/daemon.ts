@@ -13,6 +13,9 @@ import { atomicWriteFile } from '../fs/atomic.js';
 import type { Events } from '../events/events.js';
 import { Containers } from './containers/service.js';
 import { ContainerArchives } from './containers/archive.js';
+import { volumeNames, volumeUsers } from './containers/mounts.js';
+import { Volumes, volumeCreateArgs } from './volumes/service.js';
+import { logger } from '../log/log.js';
 import { ContainerFiles } from './containers/commit.js';
 import { systemInfo } from './info.js';
 import { versionInfo } from './version.js';
@@ -48,16 +51,25 @@ export class Daemon {
     readonly graph: GraphStatus,
     readonly exec: ExecStatus,
   ) {
+    // Volumes are referenced by container records: it reads them from the container store.
+    this.volumes = new Volumes({
+      root: join(config.dataRoot, 'volumes'),
+      events: deps.events,
+      users: (name) => volumeUsers(this.containers.store.list(), name),
+      log: (msg) => logger.warn(msg),
+    });
     this.containers = new Containers({
       engine: deps.engine,
       events: deps.events,
       config: () => this.config,
       graphDriver: graph.driver,
       defaultRuntime: deps.config.defaultRuntime,
+      volumes: this.volumes,
     });
   }
 
   readonly containers: Containers;
+  readonly volumes: Volumes;
   private restored: Promise<void> = Promise.resolve();
 
   /**
@@ -94,7 +106,13 @@ export class Daemon {
    * Exits reported meanwhile wait for it.
    */
   restore(): Promise<void> {
-    this.restored = this.containers.restore();
+    this.restored = (async () => {
+      await this.volumes.load();
+      await this.containers.restore();
+      // Runs that survived berthd hold their volumes; devices nobody running uses are unmounted.
+      for (const rec of this.containers.store.list()) if (rec.State.Running) this.volumes.adopt(rec.ID, volumeNames(rec));
+      await this.volumes.sweep();
+    })();
     return this.restored;
   }
 
@@ -107,8 +125,13 @@ export class Daemon {
       system_df: async () => {
         const images = await this.deps.engine.call('image_df', {});
         const containers = await c.list({ all: true, limit: 0, size: true });
-        return { LayersSize: images.LayersSize, Images: images.Images, Containers: containers, Volumes: [], BuildCache: null, BuilderSize: 0 };
+        return { LayersSize: images.LayersSize, Images: images.Images, Containers: containers, Volumes: await this.volumes.usage(), BuildCache: null, BuilderSize: 0 };
       },
+      volume_list: async ({ filters }) => this.volumes.list(filters),
+      volume_create: async ({ body }) => this.volumes.create(...volumeCreateArgs(body)),
+      volume_inspect: async ({ name }) => this.volumes.get(name),
+      volume_remove: async ({ name, force }) => this.volumes.remove(name, force),
+      volume_prune: async ({ filters }) => this.volumes.prune(filters),
       image_users: async ({ ids }) => c.imageUsers(ids),
       container_exited: async (report) => {
         await this.restored;
@@ -124,7 +147,7 @@ export class Daemon {
       container_logs: async (args, job) => c.logs(args, job),
       container_list: async (args) => c.list(args),
       container_inspect: async ({ name, size }) => c.inspect(name, size),
-      container_delete: async ({ name, force, link }) => c.remove(name, force, link),
+      container_delete: async ({ name, force, link, volumes }) => c.remove(name, force, link, volumes),
       container_rename: async ({ name, newName }) => c.rename(name, newName),
       container_resize: async ({ name, height, width }) => c.resize(name, height, width),
       container_prune: async ({ filters }) => c.prune(filters),
@@ -135,6 +158,11 @@ export class Daemon {
       container_exec_start: async ({ execId, detach, tty, consoleSize }, job) => c.execs.start(execId, detach, tty, consoleSize, job),
       container_exec_inspect: async ({ execId }) => c.execs.inspect(execId),
       container_exec_resize: async ({ execId, height, width }) => c.execs.resize(execId, height, width),
+      container_pause: async ({ name }) => c.pause(name),
+      container_unpause: async ({ name }) => c.unpause(name),
+      container_top: async ({ name, psArgs }) => c.top(name, psArgs),
+      container_stats: async ({ name, stream, oneShot }, job) => c.stats(name, stream, oneShot, job),
+      container_update: async ({ name, body }) => c.update(name, body),
       exec_event: async ({ execId, pid, exitCode, failed }) => c.execs.event(execId, { pid, exitCode, failed }),
       container_changes: async ({ name }) => files.changes(name),
       container_export: async ({ name }, job) => files.export(name, job),

@@ -45,9 +45,12 @@ import type {
   LogsArgs,
   RunSpec,
   RuntimeState,
+  StatsSample,
   StopArgs,
+  UpdateResources,
   WaitCondition,
 } from './types/containers.js';
+import type { VolumeDoc, VolumeListResult, VolumesPruneReport } from './types/volumes.js';
 import type { AttachArgs as NetAttachArgs, AttachResult, NetworkCreateArgs, NetworkDoc, NetworksPruneReport, PortMap, PublishArgs } from './types/networks.js';
 import type { ArchivePutArgs, ArchiveRoot, ContainerPathStat } from './types/archive.js';
 import type { CommitArgs, DeleteItem, HistoryItem, ImageSummary, ImagesUsage, ImageUsers, ImportArgs, PruneReport } from './types/images.js';
@@ -94,6 +97,12 @@ export const JOBS = {
   subscribers_count: job<Empty, number>()('daemon'),
   /** GET /system/df: the daemon combines the actors' parts. */
   system_df: job<Empty, SystemDf>()('daemon'),
+  /** Volumes (the daemon's store, `local` driver): GET/POST/DELETE /volumes. */
+  volume_list: job<{ filters?: string }, VolumeListResult>()('daemon'),
+  volume_create: job<{ body: Record<string, unknown> | null }, VolumeDoc>()('daemon'),
+  volume_inspect: job<{ name: string }, VolumeDoc>()('daemon'),
+  volume_remove: job<{ name: string; force: boolean }, void>()('daemon'),
+  volume_prune: job<{ filters?: string }, VolumesPruneReport>()('daemon', { timeoutMs: 0 }),
   /** Which containers use these images (the graph asks before deleting one). */
   image_users: job<{ ids: string[] }, ImageUsers>()('daemon'),
   /** The exec actor reports that a container's process ended. */
@@ -123,6 +132,12 @@ export const JOBS = {
   container_exec_start: job<{ execId: string; detach: boolean; tty: boolean; consoleSize: [number, number] | null }, void>()('daemon', { stream: true, stdin: true, timeoutMs: 0 }),
   container_exec_inspect: job<{ execId: string }, Record<string, unknown>>()('daemon'),
   container_exec_resize: job<{ execId: string; height: number; width: number }, void>()('daemon'),
+  container_pause: job<{ name: string }, void>()('daemon'),
+  container_unpause: job<{ name: string }, void>()('daemon'),
+  container_top: job<{ name: string; psArgs: string }, { Titles: string[]; Processes: string[][] }>()('daemon'),
+  /** Writes JSON documents: one (stream false) or one a second until the client goes. */
+  container_stats: job<{ name: string; stream: boolean; oneShot: boolean }, void>()('daemon', { stream: true, timeoutMs: 0 }),
+  container_update: job<{ name: string; body: Record<string, unknown> }, { Warnings: string[] | null }>()('daemon'),
   /** docker diff, export and commit (src/daemon/containers/commit.ts). */
   container_changes: job<{ name: string }, Array<{ Path: string; Kind: 0 | 1 | 2 }> | null>()('daemon'),
   container_export: job<{ name: string }, void>()('daemon', { stream: true, timeoutMs: 0 }),
@@ -212,6 +227,15 @@ export const JOBS = {
   /** An exec session (docker exec): its stdio relayed like attach's; the exit code at the end (null: detached). */
   exec_process: job<ExecProcessArgs, { pid: number; exitCode: number | null }>()('exec', { stream: true, stdin: true, timeoutMs: 0 }),
   exec_process_resize: job<{ id: string; execId: string; height: number; width: number }, void>()('exec'),
+  /** The freezer: runc pause / resume. */
+  exec_pause: job<{ id: string }, void>()('exec'),
+  exec_resume: job<{ id: string }, void>()('exec'),
+  /** New limits on a running container (runc update). */
+  exec_update: job<{ id: string; resources: UpdateResources }, void>()('exec'),
+  /** docker top: the host's ps, filtered to the container's processes. */
+  exec_top: job<{ id: string; psArgs: string }, { Titles: string[]; Processes: string[][] }>()('exec'),
+  /** One reading of its cgroups (and, with networks, its interfaces' counters). */
+  exec_stats: job<{ id: string; pid: number; networks: boolean }, StatsSample>()('exec'),
 } as const;
 
 export type JobTable = typeof JOBS;

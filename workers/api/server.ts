@@ -22,6 +22,7 @@ import { systemRoutes } from './routes/system/system.js';
 import { imageRoutes } from './routes/image/image.js';
 import { containerRoutes } from './routes/container/container.js';
 import { networkRoutes } from './routes/network/network.js';
+import { volumeRoutes } from './routes/volume/volume.js';
 import { debugRoutes } from './routes/debug/debug.js';
 import { pendingRoutes } from './routes/pending.js';
 
@@ -125,6 +126,7 @@ export class ApiServer {
     imageRoutes(r);
     containerRoutes(r, { maxJsonBody: args.maxJsonBody });
     networkRoutes(r, { maxJsonBody: args.maxJsonBody });
+    volumeRoutes(r, { maxJsonBody: args.maxJsonBody });
     if (args.failpoints) debugRoutes(r, { maxJsonBody: args.maxJsonBody });
     pendingRoutes(r);
     return r;

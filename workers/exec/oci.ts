@@ -13,7 +13,7 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
   if (s.netns) namespaces.push({ type: 'network', path: s.netns });
   // With --read-only, dockerd makes these three read-only too.
   const bind = (destination: string, source: string) => ({ destination, type: 'bind', source, options: s.readonlyRootfs ? ['rbind', 'ro', 'rprivate'] : ['rbind', 'rprivate'] });
-  const mounts = [
+  const defaults = [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
@@ -25,6 +25,11 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
     bind('/etc/hostname', s.hostnamePath),
     bind('/etc/hosts', s.hostsPath),
   ];
+  // The container's own mounts (volumes, binds, tmpfs) come after, and replace a default at
+  // the same destination (dockerd: a user mount on /dev/shm or /etc/hosts wins).
+  const own = s.mounts ?? [];
+  const taken = new Set(own.map((m) => m.destination));
+  const mounts = [...defaults.filter((m) => !taken.has(m.destination)), ...own];
   const resources: Record<string, unknown> = {
     devices: [{ allow: false, access: 'rwm' }, ...defaultDeviceRules()],
   };
@@ -63,6 +68,7 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
       namespaces,
       // dockerd's, in a network namespace of the container's own: unprivileged ports and ping, no IPv6.
       ...(s.netns ? { sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' } } : {}),
+      ...(s.rootfsPropagation ? { rootfsPropagation: s.rootfsPropagation } : {}),
       maskedPaths: s.maskedPaths,
       readonlyPaths: s.readonlyPaths,
     },

@@ -4,6 +4,7 @@
  * filled with the defaults dockerd stores, and every setting berth does not implement yet
  * refused with a 501 that says so — never accepted and silently dropped.
  */
+import { checkHealthcheck, mergeHealthcheck, type Healthcheck } from './health.js';
 import { availableParallelism } from 'node:os';
 import { InvalidParameterError, NotImplementedError } from '../../errdefs/errors.js';
 import { parseSignal } from './signals.js';
@@ -77,8 +78,7 @@ function obj(o: Doc, key: string): Doc | null {
  * anything but its empty value is refused (501) rather than run without it.
  */
 const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
-  ['Binds', '#6 (volumes)'], ['Mounts', '#6 (volumes)'], ['VolumesFrom', '#6 (volumes)'], ['VolumeDriver', '#6 (volumes)'],
-  ['Tmpfs', '#6 (volumes)'],
+  ['VolumesFrom', 'a later issue'],
   ['Privileged', 'a later issue'], ['SecurityOpt', 'a later issue'],
   ['Devices', 'a later issue'], ['DeviceCgroupRules', 'a later issue'], ['DeviceRequests', 'a later issue'], ['Init', 'a later issue'],
   ['Sysctls', 'a later issue'], ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
@@ -148,12 +148,9 @@ export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: 
   }
   const stopSignal = str(body, 'StopSignal') || str(img, 'StopSignal');
   if (stopSignal) parseSignal(stopSignal);
-  const volumes = obj(body, 'Volumes');
-  if (volumes && Object.keys(volumes).length) throw new NotImplementedError('berth does not implement volumes yet (planned: #6)');
-  const health = obj(body, 'Healthcheck');
-  if (health && !(Array.isArray(health.Test) && health.Test[0] === 'NONE') && !isEmpty(health.Test)) {
-    throw new NotImplementedError('berth does not implement health checks yet (planned: #6)');
-  }
+  // dockerd's merge: the image's VOLUMEs added to the request's (`-v /dst`); mounts.ts makes them.
+  const volumes = { ...(obj(img, 'Volumes') ?? {}), ...(obj(body, 'Volumes') ?? {}) };
+  const health = mergeHealthcheck(checkHealthcheck(obj(body, 'Healthcheck')), obj(img, 'Healthcheck') as Healthcheck | null);
   if (str(body, 'MacAddress')) throw new NotImplementedError('berth does not implement MacAddress yet (planned: a later issue)');
 
   const config: ContainerConfig = {
@@ -169,8 +166,9 @@ export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: 
     StdinOnce: bool(body, 'StdinOnce'),
     Env: env,
     Cmd: cmd,
+    ...(health ? { Healthcheck: health } : {}),
     Image: str(body, 'Image'),
-    Volumes: null,
+    Volumes: Object.keys(volumes).length ? Object.fromEntries(Object.keys(volumes).sort().map((k) => [k, {}])) : null,
     WorkingDir: workingDir,
     Entrypoint: entrypoint,
     OnBuild: null,
@@ -223,7 +221,8 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
   const nanoCpus = num(hc, 'NanoCpus');
   const cpuQuota = num(hc, 'CpuQuota');
   const cpuPeriod = num(hc, 'CpuPeriod');
-  if (nanoCpus > 0 && (cpuQuota > 0 || cpuPeriod > 0)) throw new InvalidParameterError('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (nanoCpus > 0 && cpuPeriod > 0) throw new InvalidParameterError('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (nanoCpus > 0 && cpuQuota > 0) throw new InvalidParameterError('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
   const ncpu = availableParallelism();
   if (nanoCpus < 0 || nanoCpus > ncpu * 1e9) throw new InvalidParameterError(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
   if (cpuPeriod !== 0 && (cpuPeriod < 1000 || cpuPeriod > 1_000_000)) throw new InvalidParameterError('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
@@ -250,14 +249,14 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
   const readonly = hc.ReadonlyPaths === undefined || hc.ReadonlyPaths === null ? DEFAULT_READONLY_PATHS : strings(hc.ReadonlyPaths, 'ReadonlyPaths')!;
 
   return {
-    Binds: null,
+    Binds: strings(hc.Binds, 'Binds'),
     ContainerIDFile: str(hc, 'ContainerIDFile'),
     LogConfig: { Type: logType, Config: {} },
     NetworkMode: network,
     PortBindings: portBindings(hc.PortBindings),
     RestartPolicy: { Name: rpName || 'no', MaximumRetryCount: retries },
     AutoRemove: autoRemove,
-    VolumeDriver: '',
+    VolumeDriver: str(hc, 'VolumeDriver'),
     VolumesFrom: null,
     CapAdd: capAdd,
     CapDrop: capDrop,
@@ -276,6 +275,8 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     PublishAllPorts: bool(hc, 'PublishAllPorts'),
     ReadonlyRootfs: bool(hc, 'ReadonlyRootfs'),
     SecurityOpt: null,
+    // Kept as given, where dockerd's encoder puts them (omitted when empty).
+    ...(isEmpty(hc.Tmpfs) ? {} : { Tmpfs: tmpfsMap(hc.Tmpfs) }),
     UTSMode: '',
     UsernsMode: '',
     ShmSize: shm || DEFAULT_SHM_SIZE,
@@ -313,9 +314,22 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     CpuPercent: 0,
     IOMaximumIOps: 0,
     IOMaximumBandwidth: 0,
+    ...(isEmpty(hc.Mounts) ? {} : { Mounts: mountList(hc.Mounts) }),
     MaskedPaths: masked,
     ReadonlyPaths: readonly,
   };
+}
+
+function tmpfsMap(v: unknown): Record<string, string> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+    throw new InvalidParameterError('invalid type for field Tmpfs: expected a map of strings');
+  }
+  return v as Record<string, string>;
+}
+
+function mountList(v: unknown): Doc[] {
+  if (!Array.isArray(v) || v.some((m) => typeof m !== 'object' || m === null || Array.isArray(m))) throw new InvalidParameterError('invalid type for field Mounts: expected an array of objects');
+  return v as Doc[];
 }
 
 /**

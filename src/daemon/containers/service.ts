@@ -36,8 +36,12 @@ import { writeNetFiles } from './files.js';
 import { parseSignal, validSignal } from './signals.js';
 import { effectiveCaps } from './caps.js';
 import { ContainerStore, validName, zeroState, type ContainerRecord } from './store.js';
+import { planMounts, removeMounts, startMounts, stopMounts } from './mounts.js';
+import type { Volumes } from '../volumes/service.js';
 import { inspectDoc, select, summary } from './view.js';
 import { Execs } from './exec.js';
+import { HealthMonitor } from './health.js';
+import { planUpdate, statsDoc } from './resources.js';
 import { parseDetachKeys } from './detachKeys.js';
 import type { EndpointSettings, PortMap } from '../../protocol/types/networks.js';
 
@@ -47,6 +51,7 @@ export interface ContainerDeps {
   config: () => DaemonConfig;
   graphDriver: string;
   defaultRuntime: string;
+  volumes: Volumes;
 }
 
 /** What the daemon keeps in memory for a container, besides its record. */
@@ -79,6 +84,7 @@ const MAX_BACKOFF_MS = 60_000;
 export class Containers {
   private readonly live = new Map<string, Live>();
   readonly execs: Execs;
+  private readonly health: HealthMonitor;
   /** Set by shutdown: exits then are final (no restart policy until the next start). */
   private shuttingDown = false;
   readonly store: ContainerStore;
@@ -90,6 +96,11 @@ export class Containers {
       get: (ref) => this.store.get(ref),
       has: (id) => this.store.has(id),
       publish: (rec, action, extra) => this.publish(rec, action, extra),
+    });
+    this.health = new HealthMonitor({
+      probe: (rec, cmd, ms) => this.execs.probe(rec, cmd, ms),
+      publish: (rec, action) => this.publish(rec, action),
+      save: (rec) => this.save(rec),
     });
   }
 
@@ -144,7 +155,8 @@ export class Containers {
       runtime.delete(rec.ID);
       if (rec.State.Running || rec.State.Restarting) {
         if (r && r.status === 'running') {
-          rec.State = { ...rec.State, Running: true, Restarting: false, Status: 'running', Pid: r.pid };
+          rec.State = { ...rec.State, Running: true, Restarting: false, Status: rec.State.Paused ? 'paused' : 'running', Pid: r.pid }; // still frozen if it was
+          this.health.started(rec);
           await this.save(rec);
           continue;
         }
@@ -176,11 +188,17 @@ export class Containers {
     }
   }
 
+  /**
+   * shouldRestartOnBoot is dockerd's restart manager as a restarted daemon has it: a fresh one
+   * (its count at 0), so `always` comes back even after a `docker stop` (the documented
+   * difference from unless-stopped) and on-failure after any failure, retries used or not.
+   */
   private shouldRestartOnBoot(rec: ContainerRecord): boolean {
-    if (rec.State.Running || rec.HasBeenManuallyStopped) return false;
+    if (rec.State.Running) return false;
     const p = rec.HostConfig.RestartPolicy as { Name: string; MaximumRetryCount: number };
-    if (p.Name === 'always' || p.Name === 'unless-stopped') return true;
-    if (p.Name === 'on-failure') return rec.State.ExitCode !== 0 && (p.MaximumRetryCount === 0 || rec.RestartCount < p.MaximumRetryCount);
+    if (p.Name === 'always') return true;
+    if (p.Name === 'unless-stopped') return !rec.HasBeenManuallyStopped;
+    if (p.Name === 'on-failure') return rec.State.ExitCode !== 0;
     return false;
   }
 
@@ -231,6 +249,8 @@ export class Containers {
       }
       const networks = await this.plannedNetworks(p.hostConfig.NetworkMode as string, p.endpoint);
       p.hostConfig.Links = this.resolveLinks(p.hostConfig.Links as string[] | null, name);
+      // -v, --mount, --tmpfs and VOLUME checked; the volumes created (mounts.ts).
+      const mountPoints = await planMounts(p.hostConfig, p.config, this.d.volumes);
       const rootfs = await this.engine.call('rootfs_create', { id, image: image.id });
       const rec: ContainerRecord = {
         ID: id,
@@ -250,6 +270,7 @@ export class Containers {
         HostnamePath: '',
         HostsPath: '',
         GraphDriver: rootfs.graphDriver,
+        MountPoints: mountPoints,
         NetworkSettings: { Networks: networks, Ports: {}, SandboxKey: '' },
         HasBeenStartedBefore: false,
         HasBeenManuallyStopped: false,
@@ -368,11 +389,16 @@ export class Containers {
   /** start resolves false when the container already runs (the API's 304). */
   async start(ref: string): Promise<boolean> {
     const rec = this.store.get(ref);
-    return this.locked(rec, () => this.startLocked(rec));
+    return this.locked(rec, () => this.startLocked(rec, true));
   }
 
-  private async startLocked(rec: ContainerRecord): Promise<boolean> {
+  /** resetCount: a start by the user (or at boot) begins the restart policy's count again, as dockerd's. */
+  private async startLocked(rec: ContainerRecord, resetCount = false): Promise<boolean> {
     const l = this.rt(rec.ID);
+    if (resetCount && !(rec.State.Running && !rec.State.Restarting)) {
+      rec.RestartCount = 0;
+      l.backoffMs = 0;
+    }
     if (l.removing) throw new ConflictError(`container is marked for removal and cannot be started`);
     if (rec.State.Dead) throw new ConflictError(`cannot start a dead container`);
     if (rec.State.Running && !rec.State.Restarting) return false;
@@ -393,6 +419,7 @@ export class Containers {
       rec.LogPath = join(dir, `${rec.ID}-json.log`);
       const netns = net.netns;
       const spec = this.runSpec(rec, rootfs, netns);
+      Object.assign(spec, await startMounts(this.d.volumes, rec, rootfs));
       spec.env.push(...links.env.filter((e) => !spec.env.some((x) => x.split('=')[0] === e.split('=')[0])));
       await this.engine.call('exec_create', { spec });
       created = true;
@@ -412,6 +439,7 @@ export class Containers {
       };
       rec.HasBeenStartedBefore = true;
       rec.HasBeenManuallyStopped = false;
+      this.health.started(rec);
       await this.save(rec);
       this.publish(rec, 'start');
     } catch (err) {
@@ -450,7 +478,7 @@ export class Containers {
     await this.save(rec).catch(() => {});
     // next-exit waiters go on waiting (dockerd's do: the CLI gives up on them after the start error).
     if (rec.HostConfig.AutoRemove) {
-      await this.removeLocked(rec, true).catch((e) => logger.warn(`cannot remove container ${rec.ID}: ${toWire(e).message}`));
+      await this.removeLocked(rec, true, true).catch((e) => logger.warn(`cannot remove container ${rec.ID}: ${toWire(e).message}`));
     }
   }
 
@@ -608,6 +636,7 @@ export class Containers {
     // Two actors, independent of each other: at the same time.
     await Promise.all([
       this.engine.call('netns_remove', { id: rec.ID }).catch((err) => logger.warn(`cannot remove the network namespace of ${rec.ID}: ${toWire(err).message}`)),
+      stopMounts(this.d.volumes, rec),
       this.rt(rec.ID).rootfsUsers > 0
         ? Promise.resolve()
         : this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`)),
@@ -662,6 +691,7 @@ export class Containers {
       ...rec.State,
       Status: 'exited',
       Running: false,
+      Paused: false,
       Restarting: false,
       Pid: 0,
       ExitCode: report.exitCode,
@@ -669,6 +699,7 @@ export class Containers {
       FinishedAt: report.finishedAt,
     };
     this.execs.forget(rec.ID);
+    this.health.stopped(rec);
     if (report.oomKilled) this.publish(rec, 'oom');
     this.publish(rec, 'die', { exitCode: String(report.exitCode) });
     l.cleanup = (async () => {
@@ -677,6 +708,8 @@ export class Containers {
     })();
     const restart = opts.restartPolicy !== false && !l.removing && this.restartDue(rec, ranMs);
     if (restart) {
+      // The count goes up as the restarting state begins (dockerd's inspect shows 1 while waiting for run 2).
+      rec.RestartCount++;
       rec.State = { ...rec.State, Status: 'restarting', Running: true, Restarting: true };
     }
     await this.save(rec).catch((err) => logger.error(`cannot save container ${rec.ID}: ${toWire(err).message}`));
@@ -685,14 +718,13 @@ export class Containers {
       l.backoffMs = ranMs >= RUNNING_RESET_MS ? 100 : Math.min(Math.max(l.backoffMs * 2, 100), MAX_BACKOFF_MS);
       l.restartTimer = setTimeout(() => {
         l.restartTimer = null;
-        rec.RestartCount++;
         void this.locked(rec, () => this.startLocked(rec)).catch((err) => logger.error(`restart of container ${rec.ID} failed: ${toWire(err).message}`));
       }, l.backoffMs);
       return;
     }
     if (rec.HostConfig.AutoRemove && !l.removing) {
       await l.cleanup;
-      await this.locked(rec, () => this.removeLocked(rec, true)).catch((err) => logger.warn(`cannot remove container ${rec.ID}: ${toWire(err).message}`));
+      await this.locked(rec, () => this.removeLocked(rec, true, true)).catch((err) => logger.warn(`cannot remove container ${rec.ID}: ${toWire(err).message}`));
     }
   }
 
@@ -764,9 +796,118 @@ export class Containers {
         return;
       }
     }
+    // A frozen container cannot act on SIGKILL either: thaw it first (dockerd's unpause event).
+    if (rec.State.Paused) await this.resume(rec, true).catch((err) => logger.warn(`cannot unpause ${rec.ID}: ${toWire(err).message}`));
     await this.signal(rec, 9).catch(() => {});
     if (!(await this.untilExit(rec, 30_000))) throw new SystemError(`container ${rec.ID} did not exit within 30 seconds of SIGKILL`);
     this.publish(rec, 'stop');
+  }
+
+  // ---- top, stats, update -------------------------------------------------------------------
+
+  async top(name: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const rec = this.store.get(name);
+    if (!rec.State.Running || rec.State.Restarting) throw new ConflictError(`Container ${rec.ID} is not running`);
+    return this.engine.call('exec_top', { id: rec.ID, psArgs });
+  }
+
+  /**
+   * stats writes one document a second while the client reads (stream), or one: a second
+   * reading a second after the first, so precpu_stats is filled (dockerd's stream=false), or
+   * at once with one-shot. A container that does not run gets dockerd's zero document.
+   */
+  async stats(name: string, stream: boolean, oneShot: boolean, job: Job): Promise<void> {
+    const rec = this.store.get(name);
+    const out = job.stdout.stream!;
+    out.begin();
+    // Only a container with interfaces of its own has a networks key (none and host have none).
+    const withNetworks = () => Object.entries(rec.NetworkSettings.Networks).some(([net, ep]) => ep.EndpointID && net !== 'none' && net !== 'host');
+    const read = async () => {
+      if (!rec.State.Running || rec.State.Restarting || !this.store.has(rec.ID)) return null;
+      try {
+        return { read: nowRfc3339Nano(), sample: await this.engine.call('exec_stats', { id: rec.ID, pid: rec.State.Pid, networks: withNetworks() }) };
+      } catch {
+        return null; // it stopped between the check and the reading
+      }
+    };
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        job.signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+    const emit = (cur: Awaited<ReturnType<typeof read>>, prev: Awaited<ReturnType<typeof read>>) => out.write(JSON.stringify(statsDoc(rec.Name, rec.ID, cur, prev)) + '\n');
+    if (!stream) {
+      let prev = null;
+      let cur = await read();
+      if (cur && !oneShot) {
+        await sleep(1000);
+        prev = cur;
+        cur = await read();
+      }
+      await emit(cur, cur ? prev : null);
+      return;
+    }
+    // At most a day of readings per request; a client normally goes long before.
+    let prev: Awaited<ReturnType<typeof read>> = null;
+    for (let i = 0; i < 86_400 && !job.signal.aborted; i++) {
+      const cur = await read();
+      await emit(cur, cur ? prev : null);
+      prev = cur;
+      await sleep(1000);
+    }
+  }
+
+  async update(name: string, body: Record<string, unknown>): Promise<{ Warnings: string[] | null }> {
+    const rec = this.store.get(name);
+    return this.locked(rec, async () => {
+      const p = planUpdate(rec.ID, rec.HostConfig, body);
+      if (rec.State.Running && !rec.State.Restarting) {
+        try {
+          await this.engine.call('exec_update', { id: rec.ID, resources: p.resources });
+        } catch (err) {
+          throw withContext(err, `Cannot update container ${rec.ID}: `);
+        }
+      }
+      rec.HostConfig = p.hostConfig as ContainerRecord['HostConfig'];
+      await this.save(rec);
+      this.publish(rec, 'update');
+      return { Warnings: p.warnings };
+    });
+  }
+
+  // ---- pause, unpause -----------------------------------------------------------------------
+
+  async pause(name: string): Promise<void> {
+    const rec = this.store.get(name);
+    await this.locked(rec, async () => {
+      if (!rec.State.Running) throw new ConflictError(`Container ${rec.ID} is not running`);
+      if (rec.State.Restarting) throw new ConflictError(`Container ${rec.ID} is restarting, wait until the container is running`);
+      if (rec.State.Paused) throw new ConflictError(`Container ${rec.ID} is already paused`);
+      await this.engine.call('exec_pause', { id: rec.ID });
+      rec.State = { ...rec.State, Paused: true, Status: 'paused' };
+      await this.save(rec);
+      this.publish(rec, 'pause');
+    });
+  }
+
+  async unpause(name: string): Promise<void> {
+    const rec = this.store.get(name);
+    await this.locked(rec, async () => {
+      // dockerd answers this one with a 500.
+      if (!rec.State.Paused) throw new SystemError(`Container ${rec.ID} is not paused`);
+      await this.resume(rec, true);
+    });
+  }
+
+  /** resume thaws the container; `event` says whether users see it (a kill's thaw is silent in dockerd). */
+  private async resume(rec: ContainerRecord, event: boolean): Promise<void> {
+    await this.engine.call('exec_resume', { id: rec.ID });
+    rec.State = { ...rec.State, Paused: false, Status: rec.State.Running ? 'running' : rec.State.Status };
+    await this.save(rec);
+    if (event) this.publish(rec, 'unpause');
   }
 
   private async signal(rec: ContainerRecord, sig: number): Promise<void> {
@@ -790,8 +931,11 @@ export class Containers {
     } catch (err) {
       throw withContext(err, `Cannot kill container: ${name}: `);
     }
-    // SIGKILL returns when the container is gone (dockerd's Kill waits for it).
-    if (sig === 9) await this.untilExit(rec, 10_000);
+    // SIGKILL returns when the container is gone (dockerd's Kill waits for it); frozen, it would wait for ever.
+    if (sig === 9) {
+      if (rec.State.Paused) await this.resume(rec, false).catch(() => {});
+      await this.untilExit(rec, 10_000);
+    }
   }
 
   async restart(a: StopArgs): Promise<void> {
@@ -890,21 +1034,24 @@ export class Containers {
 
   // ---- remove, rename, prune ----------------------------------------------------------------
 
-  async remove(name: string, force: boolean, link: boolean): Promise<void> {
+  async remove(name: string, force: boolean, link: boolean, volumes = false): Promise<void> {
     if (link) throw new NotImplementedError('berth does not implement links yet (planned: #5)');
     const rec = this.store.get(name);
     const l = this.rt(rec.ID);
     if (l.removing) throw new ConflictError(`removal of container ${name} is already in progress`);
     if (rec.State.Running && !force) {
+      if (rec.State.Paused) throw new ConflictError(`You cannot remove a paused container ${rec.ID}. Unpause and then stop the container before attempting removal or force remove`);
       if (rec.State.Restarting) throw new ConflictError(`You cannot remove a restarting container ${rec.ID}. Stop the container before attempting removal or force remove`);
       throw new ConflictError(`You cannot remove a running container ${rec.ID}. Stop the container before attempting removal or force remove`);
     }
-    await this.locked(rec, () => this.removeLocked(rec, force));
+    await this.locked(rec, () => this.removeLocked(rec, force, volumes));
   }
 
-  private async removeLocked(rec: ContainerRecord, force: boolean): Promise<void> {
+  /** volumes: `rm -v` (and --rm) removes the container's anonymous volumes too. */
+  private async removeLocked(rec: ContainerRecord, force: boolean, volumes = false): Promise<void> {
     const l = this.rt(rec.ID);
     if (!this.store.has(rec.ID) || l.removing) return;
+    if (rec.State.Paused && !force) throw new ConflictError(`You cannot remove a paused container ${rec.ID}. Unpause and then stop the container before attempting removal or force remove`);
     if (rec.State.Running && !force) throw new ConflictError(`You cannot remove a running container ${rec.ID}. Stop the container before attempting removal or force remove`);
     l.removing = true;
     try {
@@ -914,6 +1061,7 @@ export class Containers {
       }
       if (rec.State.Running && !rec.State.Restarting) {
         await this.signal(rec, 9).catch(() => {});
+        if (rec.State.Paused) await this.resume(rec, false).catch(() => {});
         if (!(await this.untilExit(rec, 30_000))) throw new SystemError(`Could not kill running container ${rec.ID}, cannot remove - container did not exit`);
       }
       rec.State = { ...rec.State, Running: false, Restarting: false };
@@ -925,6 +1073,8 @@ export class Containers {
       l.removing = false;
       throw new SystemError(`unable to remove container ${rec.ID}: ${toWire(err).message}`);
     }
+    await removeMounts(this.d.volumes, rec, volumes).catch((err) => logger.error(toWire(err).message));
+    this.health.stopped(rec, false);
     this.publish(rec, 'destroy');
     for (const w of l.removeWaiters.splice(0)) w();
     for (const w of l.exitWaiters.splice(0)) w();

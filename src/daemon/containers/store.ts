@@ -57,6 +57,12 @@ export interface MountPoint {
   Propagation?: string;
   /** tmpfs options (size, mode), and volume-nocopy. */
   Options?: string[];
+  /** A volume made for this container (no name given): `rm -v` and --rm remove it. */
+  Anonymous?: boolean;
+  /** The volume is still to be filled from the image at its first start (not with nocopy). */
+  CopyPending?: boolean;
+  /** A bind mount that is not recursive (BindOptions.NonRecursive). */
+  NonRecursive?: boolean;
 }
 
 export function zeroState(): ContainerState {

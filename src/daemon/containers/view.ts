@@ -9,6 +9,7 @@ import { Filters } from '../../protocol/filters.js';
 import { nsFromRfc3339, ZERO_TIME } from '../../protocol/time.js';
 import { sortKeys } from '../../protocol/json.js';
 import type { ContainerRecord } from './store.js';
+import { mountsDoc } from './mounts.js';
 
 /** dockerd's units.HumanDuration. */
 export function humanDuration(ms: number): string {
@@ -46,7 +47,10 @@ export function statusText(rec: ContainerRecord, removing: boolean): string {
   if (s.Running) {
     if (s.Paused) return `Up ${humanDuration(since(s.StartedAt))} (Paused)`;
     if (s.Restarting) return `Restarting (${s.ExitCode}) ${humanDuration(since(s.FinishedAt))} ago`;
-    return `Up ${humanDuration(since(s.StartedAt))}`;
+    // dockerd's health suffix: "(health: starting)", "(healthy)", "(unhealthy)".
+    const h = s.Health?.Status;
+    const health = h === 'starting' ? ' (health: starting)' : h ? ` (${h})` : '';
+    return `Up ${humanDuration(since(s.StartedAt))}${health}`;
   }
   if (removing) return 'Removal In Progress';
   if (s.Dead) return 'Dead';
@@ -92,7 +96,7 @@ export function inspectDoc(rec: ContainerRecord, x: InspectExtras): Record<strin
   };
   if (x.sizeRw !== undefined) doc.SizeRw = x.sizeRw;
   if (x.sizeRootFs !== undefined) doc.SizeRootFs = x.sizeRootFs;
-  doc.Mounts = [];
+  doc.Mounts = mountsDoc(rec);
   // Maps in Go's key order (encoding/json sorts them).
   doc.Config = { ...rec.Config, ...(rec.Config.ExposedPorts ? { ExposedPorts: sortKeys(rec.Config.ExposedPorts as Record<string, unknown>) } : {}), Labels: sortKeys(rec.Config.Labels) };
   const ns = rec.NetworkSettings;
@@ -173,7 +177,7 @@ export function summary(rec: ContainerRecord, removing: boolean, sizes?: { rw: n
   doc.Status = statusText(rec, removing);
   doc.HostConfig = { NetworkMode: rec.HostConfig.NetworkMode };
   doc.NetworkSettings = { Networks: sortKeys(rec.NetworkSettings.Networks) };
-  doc.Mounts = [];
+  doc.Mounts = mountsDoc(rec);
   return doc;
 }
 
@@ -253,11 +257,12 @@ export async function select(records: ContainerRecord[], q: ListQuery, env: List
     if (f.has('status') && !f.get('status').includes(state)) continue;
     if (exited.length && (state !== 'exited' || !exited.includes(rec.State.ExitCode))) continue;
     if (ancestorIds && !ancestorIds.has(rec.Image)) continue;
-    if (f.has('health') && !f.get('health').includes('none')) continue;
+    if (f.has('health') && !f.get('health').includes(rec.State.Health?.Status ?? 'none')) continue;
     if (f.has('network') && !networkNames(rec).some((n) => f.get('network').includes(n) || f.get('network').includes(rec.NetworkSettings.Networks[n]!.NetworkID))) continue;
     if (f.has('publish') && !portList(rec).some((p) => f.get('publish').some((v) => portMatches(v, p.PublicPort, p.Type)))) continue;
     if (f.has('expose') && !portList(rec).some((p) => f.get('expose').some((v) => portMatches(v, p.PrivatePort, p.Type)))) continue;
-    if (f.has('volume')) continue; // no volumes yet
+    // A volume's name or a mount's destination (dockerd's).
+    if (f.has('volume') && !Object.values(rec.MountPoints ?? {}).some((m) => f.get('volume').some((v) => v === m.Name || v === m.Destination))) continue;
     if (f.has('is-task') && f.get('is-task').includes('true')) continue;
     out.push(rec);
     if (q.limit > 0 && out.length >= q.limit) break;

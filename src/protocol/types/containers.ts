@@ -18,6 +18,14 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  /** Only for a container with a healthcheck (dockerd omits the key otherwise). */
+  Health?: HealthState;
+}
+
+export interface HealthState {
+  Status: 'starting' | 'healthy' | 'unhealthy';
+  FailingStreak: number;
+  Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }>;
 }
 
 /** What the exec actor needs to run a container (the OCI spec is made from it there). */
@@ -61,6 +69,10 @@ export interface RunSpec {
   logPath: string;
   labels: Record<string, string>;
   consoleSize: [number, number] | null;
+  /** Volumes, binds and tmpfs of the container (OCI mount entries, parents first). */
+  mounts?: Array<{ destination: string; type: string; source: string; options: string[] }>;
+  /** rshared or rslave when a bind mount asks for that propagation. */
+  rootfsPropagation?: string;
 }
 
 /** What the exec actor knows of a container it runs (or ran). */
@@ -205,4 +217,34 @@ export interface ExecConfig {
   ContainerID: string;
   DetachKeys: string;
   Pid: number;
+}
+
+/** One reading of a container's cgroups: the stats document without read/preread/precpu/name/id. */
+export interface StatsSample {
+  pids_stats: { current?: number; limit?: number };
+  blkio_stats: Record<string, Array<{ major: number; minor: number; op: string; value: number }> | null>;
+  num_procs: number;
+  storage_stats: Record<string, never>;
+  cpu_stats: {
+    cpu_usage: { total_usage: number; percpu_usage?: number[]; usage_in_kernelmode: number; usage_in_usermode: number };
+    system_cpu_usage?: number;
+    online_cpus?: number;
+    throttling_data: { periods: number; throttled_periods: number; throttled_time: number };
+  };
+  memory_stats: { usage?: number; max_usage?: number; stats?: Record<string, number>; limit?: number };
+  networks?: Record<string, Record<string, number>>;
+}
+
+/** Limits `docker update` changes on a running container (runc update's resources). */
+export interface UpdateResources {
+  memory: number;
+  memorySwap: number;
+  memoryReservation: number;
+  cpuShares: number;
+  cpuQuota: number;
+  cpuPeriod: number;
+  cpusetCpus: string;
+  cpusetMems: string;
+  pidsLimit: number;
+  blkioWeight: number;
 }

@@ -9,9 +9,6 @@ import type { Router } from '../router.js';
 
 const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   // [method, path, issue]
-  ['GET', '/containers/{id}/top', '#6'], ['GET', '/containers/{id}/stats', '#6'],
-  ['POST', '/containers/{id}/update', '#6'],
-  ['POST', '/containers/{id}/pause', '#6'], ['POST', '/containers/{id}/unpause', '#6'],
   ['GET', '/containers/{id}/attach/ws', 'a later issue (websocket attach)'],
   ['POST', '/build', 'a later issue'], ['POST', '/build/prune', 'a later issue'],
   
@@ -19,8 +16,6 @@ const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   
   ['POST', '/auth', '#7'],
   ['GET', '/distribution/{name:.*}/json', '#7'],
-  ['GET', '/volumes', '#6'], ['POST', '/volumes/create', '#6'], 
-  ['DELETE', '/volumes/{name}', '#6'], ['POST', '/volumes/prune', '#6'],
   ['GET', '/plugins', 'a later issue'], ['GET', '/plugins/privileges', 'a later issue'], ['POST', '/plugins/pull', 'a later issue'],
   ['DELETE', '/plugins/{name:.*}', 'a later issue'],
   ['POST', '/plugins/{name:.*}/enable', 'a later issue'], ['POST', '/plugins/{name:.*}/disable', 'a later issue'],
@@ -46,7 +41,6 @@ const SWARM: ReadonlyArray<readonly [string, string]> = [
  * is not a 404, so a 501 here would break it for containers and images too.
  */
 const NONE_YET: ReadonlyArray<readonly [string, (name: string) => string]> = [
-  ['/volumes/{name}', (n) => `get ${n}: no such volume`],
   ['/plugins/{name:.*}/json', (n) => `plugin "${n}" not found`],
 ];
 
