@@ -256,6 +256,36 @@ test.serial('the init layer survives a daemon restart, and goes with its contain
   t.is(diskState(b.dataRoot).snapshots.length, snapshots.length - 2);
 });
 
+test.serial('vfs: the init layer, diff, export and commit work the same on the other graph driver', async (t) => {
+  const v = await startBerthd({ args: ['--storage-driver', 'vfs'] });
+  const vok = async (args: string[]) => {
+    const r = await v.docker(args);
+    if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return r.stdout;
+  };
+  try {
+    await importBusybox(v, work, 'busybox:latest');
+    const images = diskState(v.dataRoot, 'vfs').snapshots.length;
+    await vok(['run', '--name', 'vchg', 'busybox', 'sh', '-c', CHANGES.replace('; sleep 3600', '')]);
+    t.deepEqual((await vok(['diff', 'vchg'])).trim().split('\n'), CHG_DIFF);
+    const file = join(work, 'vchg.tar');
+    await vok(['export', '-o', file, 'vchg']);
+    const names = execFileSync('tar', ['-tf', file]).toString().trim().split('\n');
+    t.is(names[0], '.dockerenv');
+    t.true(names.includes('etc/mtab') && names.includes('dev/console') && names.includes('newfile'));
+    t.false(names.includes('bin/vi'));
+    await vok(['commit', '-c', 'ENV X=1', 'vchg', 'vcommitted:1']);
+    t.is(await vok(['run', '--rm', 'vcommitted:1', 'sh', '-c', 'echo $X; cat /newfile; ls /bin/vi 2>&1; ls /.dockerenv']), '1\na\nls: /bin/vi: No such file or directory\n/.dockerenv\n');
+    await vok(['run', '--name', 'vopq', 'vcommitted:1', 'sh', '-c', 'rm -rf /newdir; mkdir /newdir; echo z > /newdir/z']);
+    t.deepEqual((await vok(['diff', 'vopq'])).trim().split('\n'), ['C /newdir', 'A /newdir/z', 'D /newdir/a']);
+    await vok(['rm', 'vchg', 'vopq']);
+    await vok(['rmi', 'vcommitted:1']);
+    t.is(diskState(v.dataRoot, 'vfs').snapshots.length, images, 'the containers\' and init layers went with them');
+  } finally {
+    await v.stop();
+  }
+});
+
 test.serial('nothing is left behind: containers, images, mounts, processes', async (t) => {
   const ids = (await ok(['ps', '-aq'])).split('\n').filter(Boolean);
   if (ids.length) await ok(['rm', '-f', ...ids]);

@@ -7,6 +7,7 @@
  *   sha256/<chainID>/parent            the parent's chainID (absent for a base layer)
  *   sha256/<chainID>/tar-split.json.gz how to rebuild the tarball byte for byte
  *   mounts/<container>/mount-id        a container's writable snapshot (#4), kept by the GC
+ *   mounts/<container>/init-id         its init snapshot (the mount stubs under it), kept too
  *   tmp/                               where a layer's metadata is written before it is published
  *
  * chainID(L1) = diffID(L1); chainID(Ln) = sha256(chainID(Ln-1) + " " + diffID(Ln)). A layer
