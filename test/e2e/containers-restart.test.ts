@@ -102,3 +102,59 @@ test.serial('a clean shutdown stops running containers; with --live-restore they
     await cleanup(b, work);
   }
 });
+
+test.serial('--restart on-failure:3: the restarting state, RestartCount 3, then exited; start and die events only', async (t) => {
+  const work = tempDir('btr-');
+  let b: Berthd | null = await startBerthd();
+  try {
+    await importBusybox(b, work);
+    const since = Date.now() / 1000;
+    await ok(b, ['run', '-d', '--name', 'of3', '--restart', 'on-failure:3', 'busybox', 'sh', '-c', 'sleep 0.3; exit 1']);
+    const id = (await ok(b, ['inspect', '-f', '{{.Id}}', 'of3'])).trim();
+    let sawRestarting: Record<string, unknown> | null = null;
+    t.true(await waitFor(async () => {
+      const c = JSON.parse(await ok(b!, ['inspect', 'of3']))[0];
+      if (c.State.Restarting && !sawRestarting) sawRestarting = { ...c.State, RestartCount: c.RestartCount };
+      return c.State.Status === 'exited' && c.RestartCount === 3;
+    }, 20_000, 20));
+    t.like(sawRestarting ?? {}, { Status: 'restarting', Running: true, Restarting: true, ExitCode: 1, Pid: 0 }, 'between runs: restarting');
+    t.true(((sawRestarting ?? {}) as { RestartCount?: number }).RestartCount! >= 1, 'the count goes up as the restarting state begins');
+    const st = await state(b, 'of3');
+    t.like(st, { Status: 'exited', Running: false, Restarting: false, ExitCode: 1 });
+    const r = await b.request('GET', `/events?since=${since}&until=${Date.now() / 1000}&filters=${encodeURIComponent(JSON.stringify({ container: [id] }))}`);
+    const actions = r.body.split('\n').filter(Boolean).map((l) => JSON.parse(l).Action as string).filter((a) => a !== 'create' && a !== 'attach');
+    t.deepEqual(actions, ['start', 'die', 'start', 'die', 'start', 'die', 'start', 'die'], 'four runs; no restart event');
+
+    // docker start begins the count again.
+    await ok(b, ['start', 'of3']);
+    t.true(await waitFor(async () => (await state(b!, 'of3')).Status !== 'exited' || JSON.parse(await ok(b!, ['inspect', 'of3']))[0].RestartCount < 3, 5_000));
+    t.true(await waitFor(async () => JSON.parse(await ok(b!, ['inspect', 'of3']))[0].RestartCount === 3 && (await state(b!, 'of3')).Status === 'exited', 20_000));
+  } finally {
+    await cleanup(b, work);
+  }
+});
+
+test.serial('restart policies across a berthd restart, as dockerd decides them', async (t) => {
+  const work = tempDir('btr-');
+  let b: Berthd | null = await startBerthd({ args: ['--shutdown-timeout', '1'] });
+  try {
+    await importBusybox(b, work);
+    for (const [name, policy] of [['alw', 'always'], ['alwstop', 'always'], ['us', 'unless-stopped'], ['usstop', 'unless-stopped'], ['nopol', 'no'], ['onf', 'on-failure:5']]) {
+      await ok(b, ['run', '-d', '--name', name!, '--restart', policy!, 'busybox', 'sleep', '300']);
+    }
+    await ok(b, ['stop', '-t', '0', 'alwstop', 'usstop']);
+    const dir = b.dir;
+    process.kill(b.pid, 'SIGTERM');
+    t.is((await b.exited).code, 0);
+    b = await startBerthd({ dir });
+    const expected: Record<string, string> = { alw: 'running', alwstop: 'running', us: 'running', usstop: 'exited', nopol: 'exited', onf: 'running' };
+    t.true(await waitFor(async () => {
+      for (const [name, status] of Object.entries(expected)) if ((await state(b!, name)).Status !== status) return false;
+      return true;
+    }, 15_000), JSON.stringify(Object.fromEntries(await Promise.all(Object.keys(expected).map(async (n) => [n, (await state(b!, n)).Status])))));
+    t.is((await state(b, 'nopol')).ExitCode, 137, 'sleep ignores SIGTERM: killed at shutdown');
+    t.is(JSON.parse(await ok(b, ['inspect', 'alw']))[0].RestartCount, 0);
+  } finally {
+    await cleanup(b, work);
+  }
+});

@@ -94,6 +94,21 @@ test.serial('the default bridge: berth0 with a private /16, and a container on i
   t.is(await ok(['run', '--rm', '--network', 'none', 'busybox', 'ls', '/sys/class/net']), 'lo\n');
 });
 
+test.serial('docker stats of a container on the bridge has its eth0 counters (networks), as dockerd', async (t) => {
+  await ok(['run', '-d', '--name', 'netstats', 'busybox', 'sleep', '300']);
+  // Some traffic of its own: pings to its gateway.
+  const gw = (await inspect('netstats')).NetworkSettings.Networks.bridge.Gateway;
+  await ok(['exec', 'netstats', 'ping', '-c', '3', '-W', '1', gw]);
+  const r = await b!.request('GET', '/containers/netstats/stats?stream=false&one-shot=true');
+  const doc = r.json<{ networks: Record<string, Record<string, number>> }>();
+  t.deepEqual(Object.keys(doc.networks), ['eth0']);
+  t.deepEqual(Object.keys(doc.networks.eth0!), ['rx_bytes', 'rx_packets', 'rx_errors', 'rx_dropped', 'tx_bytes', 'tx_packets', 'tx_errors', 'tx_dropped']);
+  t.true(doc.networks.eth0!.tx_packets! >= 3);
+  t.true(doc.networks.eth0!.rx_bytes! > 0);
+  t.regex(await ok(['stats', '--no-stream', '--format', '{{.NetIO}}', 'netstats']), /^[\d.]+k?B \/ [\d.]+k?B\n$/);
+  await ok(['rm', '-f', 'netstats']);
+});
+
 test.serial('-p publishes on the host: 127.0.0.1 and all addresses, docker port, inspect, and dockerd\'s conflict message', async (t) => {
   await ok(['run', '-d', '--name', 'web1', '-p', `127.0.0.1:${PORT}:8080`, 'busybox', ...web('hello-one')]);
   await ok(['run', '-d', '--name', 'web2', '-p', `${PORT + 1}:8080`, 'busybox', ...web('hello-two')]);

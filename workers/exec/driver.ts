@@ -13,11 +13,15 @@
  *   execResize(…)          an exec session's terminal size
  *   logs(args, ctx)        its json-file log, read or followed
  *   list()                 what runs or ran (for the daemon's reconciliation at start)
+ *   pause(id) / resume(id) freeze and thaw all its processes
+ *   update(id, resources)  new cgroup limits while it runs
+ *   top(id, psArgs)        its processes as the host's ps shows them
+ *   stats(id, pid, nets)   one reading of its cgroups (and interfaces)
  * Exits are reported to the daemon as they happen (the `container_exited` job).
  */
 import type { JobContext } from '../../src/actor/runtime.js';
 import type { ExecDriverConfig } from '../../src/protocol/types/config.js';
-import type { AttachArgs, ExecProcessArgs, LogsArgs, RunSpec, RuntimeState } from '../../src/protocol/types/containers.js';
+import type { AttachArgs, ExecProcessArgs, LogsArgs, RunSpec, RuntimeState, StatsSample, UpdateResources } from '../../src/protocol/types/containers.js';
 import type { ExecStatus } from '../../src/protocol/types/system.js';
 
 export interface ExecDriver {
@@ -34,4 +38,9 @@ export interface ExecDriver {
   execResize(id: string, execId: string, height: number, width: number): Promise<void>;
   logs(args: LogsArgs, ctx: JobContext): Promise<void>;
   list(): RuntimeState[];
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  update(id: string, resources: UpdateResources): Promise<void>;
+  top(id: string, psArgs: string): Promise<{ Titles: string[]; Processes: string[][] }>;
+  stats(id: string, pid: number, networks: boolean): Promise<StatsSample>;
 }

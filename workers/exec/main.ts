@@ -19,6 +19,11 @@ const handlers: Handlers<'exec'> = {
   exec_containers: async () => driver.list(),
   exec_process: async (args, ctx) => driver.exec(args, ctx),
   exec_process_resize: async ({ id, execId, height, width }) => driver.execResize(id, execId, height, width),
+  exec_pause: async ({ id }) => driver.pause(id),
+  exec_resume: async ({ id }) => driver.resume(id),
+  exec_update: async ({ id, resources }) => driver.update(id, resources),
+  exec_top: async ({ id, psArgs }) => driver.top(id, psArgs),
+  exec_stats: async ({ id, pid, networks }) => driver.stats(id, pid, networks),
 };
 
 runActor('exec', { handlers });

@@ -17,7 +17,7 @@ import type { ActorLogger, EngineClient, JobContext } from '../../src/actor/runt
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError } from '../../src/errdefs/errors.js';
 import { mkdirs } from '../../src/fs/mkdirs.js';
 import { resolveInRootSync } from '../../src/fs/rootpath.js';
-import type { AttachArgs, ExecProcessArgs, ExitReport, RunSpec, RuntimeState } from '../../src/protocol/types/containers.js';
+import type { AttachArgs, ExecProcessArgs, ExitReport, RunSpec, RuntimeState, UpdateResources } from '../../src/protocol/types/containers.js';
 import { rfc3339NanoFromNs } from '../../src/protocol/time.js';
 import { LogConverter, readLogs } from './logs.js';
 import { ociSpec } from './oci.js';
@@ -265,6 +265,64 @@ export class ContainerRuntime {
     }
   }
 
+  /** pause freezes every process of the container (the freezer cgroup, through runc). */
+  async pause(id: string): Promise<void> {
+    this.running(id);
+    try {
+      await this.runc(['pause', id]);
+    } catch (err) {
+      throw new SystemError(`cannot pause container ${id}: ${runcMessage(err)}`);
+    }
+  }
+
+  async resume(id: string): Promise<void> {
+    this.running(id);
+    try {
+      await this.runc(['resume', id]);
+    } catch (err) {
+      throw new SystemError(`cannot unpause container ${id}: ${runcMessage(err)}`);
+    }
+  }
+
+  /**
+   * update sets new cgroup limits with `runc update -r` (the OCI resources document, as
+   * containerd passes it). runc's refusal keeps dockerd's wording around it.
+   */
+  async update(id: string, r: UpdateResources): Promise<void> {
+    const live = this.running(id);
+    const resources: Record<string, unknown> = {};
+    const memory: Record<string, number> = {};
+    if (r.memory) memory.limit = r.memory;
+    if (r.memorySwap) memory.swap = r.memorySwap;
+    if (r.memoryReservation) memory.reservation = r.memoryReservation;
+    if (Object.keys(memory).length) resources.memory = memory;
+    const cpu: Record<string, unknown> = {};
+    if (r.cpuShares) cpu.shares = r.cpuShares;
+    if (r.cpuQuota) cpu.quota = r.cpuQuota;
+    if (r.cpuPeriod) cpu.period = r.cpuPeriod;
+    if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+    if (r.cpusetMems) cpu.mems = r.cpusetMems;
+    if (Object.keys(cpu).length) resources.cpu = cpu;
+    if (r.pidsLimit) resources.pids = { limit: r.pidsLimit };
+    if (r.blkioWeight) resources.blockIO = { weight: r.blkioWeight };
+    const file = join(live.dir, 'update.json');
+    await writeFile(file, JSON.stringify(resources), { mode: 0o600 });
+    try {
+      await this.runc(['update', '-r', file, id]);
+    } catch (err) {
+      const code = (err as { code?: number }).code ?? 1;
+      throw new SystemError(`runc did not terminate successfully: exit status ${code}: ${runcMessage(err)}\n: unknown`);
+    } finally {
+      await rm(file, { force: true });
+    }
+  }
+
+  private running(id: string): Live {
+    const live = this.live.get(id);
+    if (!live || live.exited) throw new ConflictError(`Container ${id} is not running`);
+    return live;
+  }
+
   /** waitExit resolves when the container has exited (at once if it has). */
   waitExit(id: string): Promise<void> {
     const live = this.live.get(id);
@@ -409,4 +467,12 @@ async function runcError(dir: string): Promise<string | null> {
     }
   }
   return null;
+}
+
+/** runcMessage is what runc said: the msg of its logrus line, else its stderr, else the error. */
+function runcMessage(err: unknown): string {
+  const stderr = String((err as { stderr?: string }).stderr ?? '').trim();
+  const msg = /msg="((?:[^"\\]|\\.)*)"/.exec(stderr)?.[1];
+  if (msg) return msg.replace(/\\"/g, '"').replace(/\\n/g, '\n');
+  return stderr || (err as Error).message;
 }

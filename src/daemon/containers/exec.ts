@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Engine } from '../../engine/engine.js';
-import type { Job } from '../../engine/job.js';
+import { Job } from '../../engine/job.js';
 import { ConflictError, InvalidParameterError, NotFoundError, NotImplementedError } from '../../errdefs/errors.js';
 import type { ExecConfig } from '../../protocol/types/containers.js';
 import { parseDetachKeys } from './detachKeys.js';
@@ -126,6 +126,54 @@ export class Execs {
         e.ExitCode = 126;
       }
       throw err;
+    }
+  }
+
+  /**
+   * probe runs a health check command as dockerd does: an exec session like any other (its
+   * exec_create/exec_start/exec_die events), its stdout and stderr kept up to 4 KiB. At the
+   * deadline the result is -1 and dockerd's message; the process is left to end (as 20.10).
+   */
+  async probe(rec: ContainerRecord, cmd: string[], timeoutMs: number): Promise<{ exitCode: number; output: string; timedOut: boolean }> {
+    const { Id } = this.create(rec.ID, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
+    const e = this.find(Id);
+    e.started = true;
+    e.Running = true;
+    this.h.publish(rec, `exec_start: ${cmd[0]} ${cmd.slice(1).join(' ')}`, { execID: Id });
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), timeoutMs);
+    const { port, reader } = Job.outputChannel();
+    const run = this.h.engine.job(
+      'exec_process',
+      { id: rec.ID, execId: Id, args: cmd, env: [], cwd: '', user: '', tty: false, stdin: false, stdout: true, stderr: true, detach: false, detachKeys: [], consoleSize: null },
+      { stdoutPort: port, signal: ctl.signal, from: 'daemon' },
+    );
+    const MAX = 4096;
+    let raw = Buffer.alloc(0);
+    let out = Buffer.alloc(0);
+    const collect = (async () => {
+      // The stream is multiplexed (8-byte headers): stdout and stderr go into one text.
+      for await (const chunk of reader) {
+        raw = Buffer.concat([raw, Buffer.from(chunk)]);
+        while (raw.length >= 8) {
+          const size = raw.readUInt32BE(4);
+          if (raw.length < 8 + size) break;
+          if (out.length < MAX) out = Buffer.concat([out, raw.subarray(8, 8 + Math.min(size, MAX - out.length))]);
+          raw = raw.subarray(8 + size);
+        }
+      }
+    })().catch(() => {});
+    try {
+      const res = (await this.h.engine.run(run)) as { exitCode: number | null };
+      await collect;
+      if (ctl.signal.aborted || res.exitCode === null) return { exitCode: -1, output: '', timedOut: true };
+      return { exitCode: res.exitCode, output: out.toString(), timedOut: false };
+    } catch (err) {
+      if (ctl.signal.aborted) return { exitCode: -1, output: '', timedOut: true };
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      reader.close();
     }
   }
 

@@ -13,7 +13,8 @@ import type { ExecDriverConfig } from '../../../src/protocol/types/config.js';
 import type { ExecStatus } from '../../../src/protocol/types/system.js';
 import type { ExecDriver } from '../driver.js';
 import type { JobContext } from '../../../src/actor/runtime.js';
-import type { AttachArgs, ExecProcessArgs, LogsArgs, RunSpec, RuntimeState } from '../../../src/protocol/types/containers.js';
+import type { AttachArgs, ExecProcessArgs, LogsArgs, RunSpec, RuntimeState, UpdateResources } from '../../../src/protocol/types/containers.js';
+import { CgroupReader } from '../cgstats.js';
 import { ContainerRuntime } from '../runtime.js';
 import { readLogs } from '../logs.js';
 import { cgroupSupport, cgroupVersion, cgroupWarnings } from '../cgroups.js';
@@ -52,6 +53,7 @@ export class RuncDriver implements ExecDriver {
   readonly name = 'runc';
   private current: ExecStatus | null = null;
   private rt: ContainerRuntime | null = null;
+  private cg: CgroupReader | null = null;
 
   private runtime(): ContainerRuntime {
     if (!this.rt) throw new SystemError('the exec driver cannot run containers: ' + (this.current?.warnings.find((w) => /not found in PATH/.test(w)) ?? 'it is not initialised'));
@@ -61,6 +63,7 @@ export class RuncDriver implements ExecDriver {
   async init(config: ExecDriverConfig, ctx: JobContext): Promise<ExecStatus> {
     const runtime = config.defaultRuntime;
     const version = await cgroupVersion();
+    this.cg = new CgroupReader(version);
     if (runtime === 'crun' && version === '1') {
       throw new SystemError('default runtime crun cannot run containers on this host: it needs cgroup v2, and this host has a (hybrid) cgroup v1 layout; use --default-runtime runc');
     }
@@ -129,5 +132,24 @@ export class RuncDriver implements ExecDriver {
   }
   list(): RuntimeState[] {
     return this.rt?.list() ?? [];
+  }
+  pause(id: string) {
+    return this.runtime().pause(id);
+  }
+  resume(id: string) {
+    return this.runtime().resume(id);
+  }
+  update(id: string, resources: UpdateResources) {
+    return this.runtime().update(id, resources);
+  }
+  top(id: string, psArgs: string) {
+    return this.cgroups().top(id, psArgs);
+  }
+  stats(id: string, pid: number, networks: boolean) {
+    return this.cgroups().sample(id, pid, networks);
+  }
+  private cgroups(): CgroupReader {
+    if (!this.cg) throw new SystemError('the exec driver is not initialised yet');
+    return this.cg;
   }
 }

@@ -21,8 +21,9 @@ import {
   postExecResize,
   type ContainerRouteDeps,
 } from './containerRoutes.js';
-import { getContainersArchive, headContainersArchive, putContainersArchive } from './archiveRoutes.js';
 import { getContainersChanges, getContainersExport, postCommit } from './commitRoutes.js';
+import { getContainersArchive, headContainersArchive, putContainersArchive } from './archiveRoutes.js';
+import { getContainersStats, getContainersTop, postContainerUpdate, postContainersPause, postContainersUnpause } from './resourceRoutes.js';
 
 export function containerRoutes(r: Router, deps: ContainerRouteDeps): void {
   // GET
@@ -47,6 +48,11 @@ export function containerRoutes(r: Router, deps: ContainerRouteDeps): void {
   r.post('/exec/{id}/start', postExecStart(deps));
   r.post('/exec/{id}/resize', postExecResize);
   r.get('/exec/{id}/json', getExecJSON);
+  r.post('/containers/{name}/pause', postContainersPause);
+  r.post('/containers/{name}/unpause', postContainersUnpause);
+  r.get('/containers/{name}/top', getContainersTop);
+  r.get('/containers/{name}/stats', getContainersStats);
+  r.post('/containers/{name}/update', postContainerUpdate(deps));
   // docker cp
   r.head('/containers/{name}/archive', headContainersArchive);
   r.get('/containers/{name}/archive', getContainersArchive);
