@@ -390,7 +390,7 @@ export async function startMounts(volumes: Volumes, rec: ContainerRecord, rootfs
     if (m.Type === 'volume') {
       source = await volumes.mount(m.Name!, rec.ID, { destination: m.Destination, rw: m.RW, propagation: m.Propagation ?? '' });
       if (m.CopyPending) {
-        await prefill(rootfs, m.Destination, source).catch((err) => {
+        await volumes.fill(() => prefill(rootfs, m.Destination, source)).catch((err) => {
           throw new SystemError(`failed to copy the image's content at ${m.Destination} into volume ${m.Name}: ${toWire(err).message}`);
         });
         m.CopyPending = false;

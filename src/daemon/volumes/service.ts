@@ -292,6 +292,14 @@ export class Volumes {
     });
   }
 
+  /**
+   * fill runs a pre-fill of the volume (its first start) alone: two containers starting on the
+   * same new volume do not both copy into it.
+   */
+  fill<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(fn);
+  }
+
   /** unmount is the end of that run: the device goes with the last running user. */
   unmount(name: string, containerId: string): Promise<void> {
     return this.serial(async () => {
