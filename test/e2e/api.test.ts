@@ -91,9 +91,9 @@ test('an unknown path or method is 404 {"message":"page not found"}, Content-Typ
 });
 
 test('endpoints berth does not serve yet say so with 501, not 404; swarm answers as dockerd outside swarm', async (t) => {
-  const vol = await shared.request('POST', '/v1.41/volumes/create', { body: '{"Name":"v"}', headers: json });
-  t.is(vol.status, 501);
-  t.regex(vol.json<{ message: string }>().message, /^berth does not implement POST \/volumes\/create yet/);
+  const plugins = await shared.request('GET', '/v1.41/plugins');
+  t.is(plugins.status, 501);
+  t.regex(plugins.json<{ message: string }>().message, /^berth does not implement GET \/plugins yet/);
   // On a container that does not exist, "no such container" comes first.
   const exec = await shared.request('POST', '/v1.41/containers/x/exec', { body: '{"Cmd":["true"]}', headers: json });
   t.is(exec.status, 404);
