@@ -121,7 +121,8 @@ test.serial('HEAD: the stat header as dockerd sends it; 404, 400 and 500 answers
   t.regex(d.mtime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
   t.is(statOf(await req('HEAD', `/containers/ac/archive?path=${q('/d/.')}`)).name, '.');
   t.is(statOf(await req('HEAD', '/containers/ac/archive?path=/')).name, '/');
-  t.deepEqual(statOf(await req('HEAD', `/containers/ac/archive?path=${q('/d/link')}`)), { ...statOf(await req('HEAD', `/containers/ac/archive?path=${q('/d/link')}`)), name: 'link', size: 8, mode: 134218239, linkTarget: '/d/f.txt' });
+  const link = statOf(await req('HEAD', `/containers/ac/archive?path=${q('/d/link')}`));
+  t.deepEqual([link.name, link.size, link.mode, link.linkTarget], ['link', 8, 134218239, '/d/f.txt'], 'the symlink itself, not followed');
   t.is(statOf(await req('HEAD', `/containers/ac/archive?path=${q('/d/rel')}`)).linkTarget, '/d/f.txt', 'a relative link resolved to an absolute container path');
   t.is(statOf(await req('HEAD', `/containers/ac/archive?path=${q('/bin/sh')}`)).linkTarget, '/bin/busybox');
   t.is(statOf(await req('HEAD', `/containers/ac/archive?path=${q('/d/fifo')}`)).mode, 33554852);
@@ -180,7 +181,6 @@ test.serial('docker cp out of a running container: a file, a directory, "/.", a 
   await ok(['cp', 'ac:/d/sub/.', join(out, 'dotdst')]);
   t.deepEqual(readdirSync(join(out, 'dotdst')), ['s.txt']);
   await ok(['cp', 'ac:/d/link', join(out, 'plainlink')]);
-  t.true(statSync(join(out, 'plainlink'), { throwIfNoEntry: false }) === undefined || true);
   t.is(execFileSync('readlink', [join(out, 'plainlink')]).toString().trim(), '/d/f.txt', 'without -L the link itself');
   await ok(['cp', '-L', 'ac:/d/link', join(out, 'followed')]);
   t.is(readFileSync(join(out, 'followed'), 'utf8'), 'hello\n', 'with -L its target');
