@@ -1,0 +1,82 @@
+/**
+ * The registry transport (Registry HTTP API v2), as the pull, push and login code uses it.
+ *
+ * CONTRACT (issue #7): this file declares the interface; its implementation is being written.
+ * Pull/push (pull.ts, push.ts) and login/search (login.ts, search.ts) build only on it:
+ *
+ *   endpointsFor(host, settings)  where to talk to a registry: mirrors first for Docker Hub,
+ *                                 https with certs.d/<host>/ CAs and client certs, or plain
+ *                                 http for insecure registries (127.0.0.0/8 by default, and
+ *                                 --insecure-registry CIDRs and names), as dockerd decides
+ *   Session                       one repository on one endpoint with one set of credentials:
+ *                                 requests carry the auth the registry's challenge asks for
+ *                                 (Bearer token from its realm, cached per scope; or Basic)
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+
+/** What the daemon knows of registries (its flags), sent with every pull/push/login job. */
+export interface RegistrySettings {
+  /** --registry-mirror URLs, for Docker Hub images only. */
+  mirrors: string[];
+  /** --insecure-registry entries: CIDRs or host[:port]. 127.0.0.0/8 is always insecure. */
+  insecure: string[];
+  /** Where <host[:port]>/ca.crt, *.crt (CAs) and *.cert/*.key (client pairs) live: /etc/docker/certs.d. */
+  certsDir: string;
+}
+
+/** X-Registry-Auth, decoded (dockerd's AuthConfig). */
+export interface AuthConfig {
+  username?: string;
+  password?: string;
+  auth?: string;
+  serveraddress?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+}
+
+export interface Endpoint {
+  /** "https://127.0.0.1:5000" — no trailing slash. */
+  url: string;
+  /** The registry's name as references spell it ("docker.io", "127.0.0.1:5000"). */
+  host: string;
+  mirror: boolean;
+  /** TLS is not verified, or plain http is allowed (insecure registry). */
+  insecure: boolean;
+  tls: { ca?: Buffer[]; cert?: Buffer; key?: Buffer };
+}
+
+export interface Response {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Readable;
+  /** Reads the whole body (bounded) as text. */
+  text(limit?: number): Promise<string>;
+}
+
+export interface RequestOptions {
+  method?: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  headers?: Record<string, string>;
+  body?: Buffer | Readable;
+  /** Follow redirects (blob downloads are redirected to storage); default true for GET/HEAD. */
+  redirect?: boolean;
+  signal?: AbortSignal;
+  /** Idle timeout: no bytes for this long fails the request with a clear error. */
+  timeoutMs?: number;
+}
+
+/** A repository on one endpoint, with the credentials of the request, and the scope it needs. */
+export interface Session {
+  readonly endpoint: Endpoint;
+  readonly repository: string;
+  /** A request to a path under /v2/ (e.g. `/v2/<repo>/manifests/<ref>`), authorised as the registry asks. */
+  request(path: string, opts?: RequestOptions): Promise<Response>;
+}
+
+export interface Transport {
+  endpointsFor(host: string, settings: RegistrySettings): Promise<Endpoint[]>;
+  /** scope: "pull" or "pull,push" (repository:<repo>:<actions>); extra scopes for cross-repository mounts. */
+  session(endpoint: Endpoint, repository: string, auth: AuthConfig | null, actions: string, extraScopes?: string[]): Session;
+  /** The login check (POST /auth): GET /v2/ with the credentials; the identity token when the registry gives one. */
+  login(endpoint: Endpoint, auth: AuthConfig): Promise<{ identityToken: string }>;
+}
