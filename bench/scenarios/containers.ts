@@ -445,7 +445,7 @@ export async function makeImage(tmp: string, running: Running): Promise<Image> {
  * from `runc spec` (its defaults: new pid, net, ipc, uts and mount namespaces, read-only root,
  * no seccomp) with args ["true"] and no terminal. Every run shares it under its own id.
  */
-async function makeBundle(tmp: string, runc: string, running: Running): Promise<string> {
+export async function makeBundle(tmp: string, runc: string, running: Running, args: string[] = ['true']): Promise<string> {
   const bundle = join(tmp, 'bundle');
   await mkdir(join(bundle, 'rootfs'), { recursive: true });
   await must(running, 'tar', ['-C', join(bundle, 'rootfs'), '--numeric-owner', '-xf', join(tmp, 'busybox.tar')]);
@@ -455,7 +455,7 @@ async function makeBundle(tmp: string, runc: string, running: Running): Promise<
     process: { args: string[]; terminal: boolean };
     root: { path: string; readonly: boolean };
   };
-  config.process.args = ['true'];
+  config.process.args = args;
   config.process.terminal = false;
   config.root.readonly = true; // shared by parallel runs
   await writeFile(configPath, JSON.stringify(config, null, 2));

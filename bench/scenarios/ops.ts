@@ -44,6 +44,7 @@ import {
   describe,
   dockerEnv,
   interrupted,
+  makeBundle,
   makeImage,
   must,
   ok,
@@ -162,7 +163,7 @@ export const ops: Scenario = {
       await phase('runc', async () => {
         const state = join(tmp, 'runc-state');
         await mkdir(state);
-        const bundle = await makeBundle(tmp, runc!, running);
+        const bundle = await makeBundle(tmp, runc!, running, ['sleep', '3600']);
         const run = await quiet(running, runc!, [`--root=${state}`, 'run', '-d', '--bundle', bundle, RUNC_ID], join(tmp, 'runc-run.log'));
         bare.started = true;
         if (run !== 0) throw new Error(`runc run -d exited ${run}: ${await readFile(join(tmp, 'runc-run.log'), 'utf8').catch(() => '')}`);
@@ -695,23 +696,3 @@ async function makeTree(path: string): Promise<Tree> {
   return { path, files, bytes };
 }
 
-/**
- * makeBundle: an OCI bundle whose rootfs is an unpacked copy of the image (as containers.ts
- * makes it), config.json from `runc spec` with args ["sleep", "3600"], no terminal, read-only root.
- */
-async function makeBundle(tmp: string, runc: string, running: Running): Promise<string> {
-  const bundle = join(tmp, 'bundle');
-  await mkdir(join(bundle, 'rootfs'), { recursive: true });
-  await must(running, 'tar', ['-C', join(bundle, 'rootfs'), '--numeric-owner', '-xf', join(tmp, 'busybox.tar')]);
-  await must(running, runc, ['spec', '--bundle', bundle]);
-  const configPath = join(bundle, 'config.json');
-  const config = JSON.parse(await readFile(configPath, 'utf8')) as {
-    process: { args: string[]; terminal: boolean };
-    root: { path: string; readonly: boolean };
-  };
-  config.process.args = ['sleep', '3600'];
-  config.process.terminal = false;
-  config.root.readonly = true;
-  await writeFile(configPath, JSON.stringify(config, null, 2));
-  return bundle;
-}
