@@ -1,7 +1,11 @@
 /**
  * The registry transport (Registry HTTP API v2), as the pull, push and login code uses it.
  *
- * CONTRACT (issue #7): this file declares the interface; its implementation is being written.
+ * CONTRACT (issue #7): this file declares the interface; the implementation is in hosts.ts
+ * (endpointsFor), http.ts (requests), auth.ts (challenges, tokens, errcode texts) and session.ts
+ * (sessions, login), errors in errors.ts (RegistryError: `.fallback` says dockerd would try the
+ * next endpoint; `.detail` is the inner text dockerd prints when it unwraps Go's url.Error).
+ * Use `transport` (or createTransport()) exported at the end of this file.
  * Pull/push (pull.ts, push.ts) and login/search (login.ts, search.ts) build only on it:
  *
  *   endpointsFor(host, settings)  where to talk to a registry: mirrors first for Docker Hub,
@@ -11,6 +15,13 @@
  *   Session                       one repository on one endpoint with one set of credentials:
  *                                 requests carry the auth the registry's challenge asks for
  *                                 (Bearer token from its realm, cached per scope; or Basic)
+ *
+ * SETTINGS: the graph actor holds the daemon's RegistrySettings (settings.ts): the daemon
+ * sends them with the graph job `registry_settings` at start-up and on SIGHUP (replayed on a
+ * restarted actor). Pull/push/login/search jobs do not carry them: a handler calls
+ * `registrySettings()` from ./settings.js and passes them to endpointsFor.
+ * X-Registry-Auth: workers/api/registryAuth.ts decodes it as dockerd (AuthConfig | null) for the
+ * routes, which put it in the job args.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -80,3 +91,7 @@ export interface Transport {
   /** The login check (POST /auth): GET /v2/ with the credentials; the identity token when the registry gives one. */
   login(endpoint: Endpoint, auth: AuthConfig): Promise<{ identityToken: string }>;
 }
+
+export { createTransport, transport, RegistrySession, ping, login, responseError } from './session.js';
+export { RegistryError } from './errors.js';
+export { registrySettings } from './settings.js';
