@@ -53,6 +53,7 @@ import type {
 import type { VolumeDoc, VolumeListResult, VolumesPruneReport } from './types/volumes.js';
 import type { AttachArgs as NetAttachArgs, AttachResult, NetworkCreateArgs, NetworkDoc, NetworksPruneReport, PortMap, PublishArgs } from './types/networks.js';
 import type { ArchivePutArgs, ArchiveRoot, ContainerPathStat } from './types/archive.js';
+import type { DistributionInspect, PullArgs, PushArgs, RegistryAuth } from './types/distribution.js';
 import type { CommitArgs, DeleteItem, HistoryItem, ImageSummary, ImagesUsage, ImageUsers, ImportArgs, PruneReport } from './types/images.js';
 
 /** Who can own a job: the engine and the daemon live on the main thread, the rest are workers. */
@@ -191,6 +192,11 @@ export const JOBS = {
   image_load: job<{ quiet: boolean }, void>()('graph', { stream: true, stdin: true, timeoutMs: 0 }),
   /** GET /images/get: the archive is the output. */
   image_save: job<{ names: string[] }, void>()('graph', { stream: true, timeoutMs: 0 }),
+  /** docker pull and push (workers/graph/distribution): dockerd's JSON progress is the output. */
+  image_pull: job<PullArgs, void>()('graph', { stream: true, timeoutMs: 0 }),
+  image_push: job<PushArgs, void>()('graph', { stream: true, timeoutMs: 0 }),
+  /** GET /distribution/{name}/json: the manifest's descriptor and platforms, from the registry. */
+  distribution_inspect: job<{ name: string; auth: RegistryAuth | null }, DistributionInspect>()('graph', { timeoutMs: 60_000 }),
   /** A container's writable layer on its image, mounted for runc, and removed with it. */
   /** The image a container is created from: its ID and its config (for dockerd's merge). */
   image_resolve: job<{ name: string }, { id: string; config: Record<string, unknown> }>()('graph'),

@@ -24,10 +24,25 @@ import { commitImage } from './images/commit.js';
 import { Rootfs } from './rootfs.js';
 import { archiveGet, archiveStat } from './archive/get.js';
 import { archivePut } from './archive/put.js';
+import { Distribution } from './distribution/registry.js';
+import { pullImage } from './distribution/pull.js';
+import { pushImage } from './distribution/push.js';
+import { distributionInspect } from './distribution/inspect.js';
 
 let driver: GraphDriver | null = null;
 let pool: TaskPool | null = null;
 let service: ImageService | null = null;
+let dist: Distribution | null = null;
+
+/** The registry client (transport, v2 metadata), made on first use. */
+async function distribution(): Promise<Distribution> {
+  if (!dist) {
+    const s = images();
+    const { createTransport } = await import('./distribution/transport.js');
+    dist = new Distribution(createTransport(), s.dataRoot, s.driver.name);
+  }
+  return dist;
+}
 
 function images(): ImageService {
   if (!service) throw new UnavailableError('the image store is not open yet');
@@ -49,6 +64,7 @@ const handlers: Handlers<'graph'> = {
     service = await ImageService.open(dataRoot, d, pool, ctx.engine, ctx.log);
     rootfsStore = new Rootfs(service, d, join(dataRoot, 'image', d.name, 'layerdb'));
     driver = d;
+    dist = null;
     return { ...(await d.status()), images: service.images.list().length };
   },
   graph_status: async () => {
@@ -86,6 +102,9 @@ const handlers: Handlers<'graph'> = {
     await images().pool.exportRoot({ out, root: path });
   },
   image_commit: async (args) => commitImage(images(), rootfs(), args),
+  image_pull: async (args, ctx) => pullImage(images(), await distribution(), args, ctx),
+  image_push: async (args, ctx) => pushImage(images(), await distribution(), args, ctx),
+  distribution_inspect: async ({ name, auth }, ctx) => distributionInspect(await distribution(), name, auth, ctx.signal),
 };
 
 runActor('graph', {

@@ -5,7 +5,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { ApplyTask, ApplyTaskResult, DigestTask, ExportTask, SaveTask, UnpackTask } from './tasks.js';
+import type { ApplyTask, ApplyTaskResult, CompressTask, DigestTask, ExportTask, SaveTask, UnpackTask } from './tasks.js';
 
 export interface TaskPool {
   digest(task: DigestTask): Promise<string>;
@@ -13,6 +13,7 @@ export interface TaskPool {
   unpack(task: UnpackTask): Promise<{ files: number; bytes: number; compression: string }>;
   save(task: SaveTask): Promise<{ bytes: number }>;
   exportRoot(task: ExportTask): Promise<{ bytes: number }>;
+  compressLayer(task: CompressTask): Promise<{ digest: string; size: number }>;
   close(): Promise<void>;
   readonly stats: { completed: number; queueSize: number; threads: number };
 }
@@ -36,6 +37,7 @@ export function createPool(threads = 1, maxQueue = 256): TaskPool {
     unpack: (task) => pool.run(task, { name: 'unpack', transferList: ports('port' in task.source ? task.source.port : undefined, task.progress) as never }),
     save: (task) => pool.run(task, { name: 'save', transferList: ports(task.out) as never }),
     exportRoot: (task) => pool.run(task, { name: 'exportRoot', transferList: ports(task.out) as never }),
+    compressLayer: (task) => pool.run(task, { name: 'compressLayer', transferList: ports(task.out, task.progress) as never }),
     close: () => pool.destroy(),
     get stats() {
       return { completed: pool.completed, queueSize: pool.queueSize, threads: pool.threads.length };

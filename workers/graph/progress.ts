@@ -22,7 +22,9 @@ export function bar(current: number, total: number): string {
   if (current <= 0 && total <= 0) return '';
   if (total <= 0) return humanSize(current).padStart(8);
   const pct = Math.min(50, Math.floor((Math.floor((current / total) * 100)) / 2));
-  return `[${'='.repeat(pct)}>${' '.repeat(50 - pct)}] ${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  // As jsonmessage: a current past the total (a compressed upload, a wonky size) shows alone.
+  const numbers = current > total ? humanSize(current).padStart(8) : `${humanSize(current).padStart(8)}/${humanSize(total)}`;
+  return `[${'='.repeat(pct)}>${' '.repeat(50 - pct)}] ${numbers}`;
 }
 
 export class Progress {

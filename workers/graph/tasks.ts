@@ -9,6 +9,7 @@
  *   unpack  an archive to load (docker save / OCI layout), decompressed, into a staging dir
  *   save    write an archive (docker save) to a port, layers rebuilt from their tar-split
  *   exportRoot  write a container's root filesystem as a tar to a port (docker export)
+ *   compressLayer  a layer rebuilt from its tar-split, gzip'ed and hashed, to a port (docker push)
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -16,7 +17,7 @@ import { lstat, mkdir, readFile, symlink } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
-import { gunzipSync } from 'node:zlib';
+import { createGzip, gunzipSync } from 'node:zlib';
 import { PortReader, PortWriter } from '../../src/protocol/stream.js';
 import { readTar } from '../../src/tar/reader.js';
 import { TarWriter } from '../../src/tar/writer.js';
@@ -299,5 +300,46 @@ export async function exportRoot(task: ExportTask): Promise<{ bytes: number }> {
   } catch (err) {
     out.fail(err);
     throw err;
+  }
+}
+
+export interface CompressTask {
+  out: MessagePort;
+  tarSplit: Uint8Array;
+  root: string;
+  diffID: string;
+  /** Uncompressed bytes read so far, as {read}, at most every 100 ms. */
+  progress?: MessagePort;
+}
+
+/**
+ * compressLayer writes a layer's blob as a push uploads it: the tarball rebuilt byte for byte
+ * from its tar-split (checked against its diffID), gzip'ed, to `out` with the port's flow
+ * control; it returns the blob's digest and size, known only once the last byte is out.
+ */
+export async function compressLayer(task: CompressTask): Promise<{ digest: string; size: number }> {
+  const out = new PortWriter(task.out);
+  const f = framed(out);
+  const p = progressReporter(task.progress);
+  const hash = createHash('sha256');
+  try {
+    out.begin();
+    const gz = createGzip();
+    const tar = Readable.from(reassemble(Buffer.from(task.tarSplit), task.root, task.diffID));
+    tar.on('data', (c: Buffer) => p.read(c.length));
+    tar.on('error', (e) => gz.destroy(e));
+    tar.pipe(gz);
+    for await (const c of gz) {
+      hash.update(c as Buffer);
+      await f.write(c as Buffer);
+    }
+    await f.flush();
+    out.end();
+    return { digest: `sha256:${hash.digest('hex')}`, size: f.bytes };
+  } catch (err) {
+    out.fail(err);
+    throw err;
+  } finally {
+    p.done();
   }
 }

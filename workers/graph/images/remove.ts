@@ -42,7 +42,16 @@ export async function removeImage(s: ImageService, name: string, force: boolean,
     await s.refs.delete(ref);
     items.push({ Untagged: familiarString(ref) });
     await s.event('untag', img, img.id, false);
-    if (!last) return { items, reclaimed: 0 };
+    // As dockerd: once a repository's last tag goes, its digest references (a pull's or a push's) go too.
+    let remaining = s.refs.referencesOf(img.id);
+    if (!ref.digest && !remaining.some((r) => !r.digest && r.name === ref.name)) {
+      for (const r of remaining.filter((x) => x.digest && x.name === ref.name)) {
+        await s.refs.delete(r);
+        items.push({ Untagged: familiarString(r) });
+      }
+      remaining = s.refs.referencesOf(img.id);
+    }
+    if (remaining.length > 0) return { items, reclaimed: 0 };
   } else {
     const refs = s.refs.referencesOf(img.id);
     const repos = new Set(refs.map((r) => familiarName(r.name)));

@@ -12,6 +12,7 @@ import {
   postImagesPrune,
   postImagesTag,
 } from './imageRoutes.js';
+import { getDistributionInfo, postImagesPush } from './distributionRoutes.js';
 
 export function imageRoutes(r: Router): void {
   // GET
@@ -25,6 +26,8 @@ export function imageRoutes(r: Router): void {
   r.post('/images/load', postImagesLoad);
   r.post('/images/prune', postImagesPrune);
   r.post('/images/{name:.*}/tag', postImagesTag);
+  r.post('/images/{name:.*}/push', postImagesPush);
+  r.get('/distribution/{name:.*}/json', getDistributionInfo);
   // DELETE
   r.delete('/images/', deleteImages); // an empty name: dockerd's 400, not 404
   r.delete('/images/{name:.*}', deleteImages);

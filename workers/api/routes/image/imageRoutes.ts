@@ -6,6 +6,7 @@
 import { InvalidParameterError, NotImplementedError } from '../../../../src/errdefs/errors.js';
 import { boolValue, writeJson, type RouteContext } from '../../httputils.js';
 import { bodyChunks, pipeJsonMessages, pipeToResponse } from '../../stream.js';
+import { postImagesCreatePull } from './distributionRoutes.js';
 
 export async function getImagesJSON(ctx: RouteContext): Promise<void> {
   const q = ctx.query;
@@ -36,11 +37,11 @@ export async function postImagesPrune(ctx: RouteContext): Promise<void> {
   writeJson(ctx.res, 200, await ctx.engine.job('image_prune', { filters: ctx.query.get('filters') ?? undefined }));
 }
 
-/** POST /images/create: import from the request body here; pulling arrives with the registry issue. */
+/** POST /images/create: a pull (fromImage, distributionRoutes.ts), or an import from the request body. */
 export async function postImagesCreate(ctx: RouteContext): Promise<void> {
   const q = ctx.query;
   const fromSrc = q.get('fromSrc');
-  if (q.get('fromImage')) throw new NotImplementedError('berth does not pull images yet (planned: #7)');
+  if (q.get('fromImage')) return postImagesCreatePull(ctx);
   if (fromSrc === null) throw new InvalidParameterError('either fromImage (pull) or fromSrc (import) is required');
   if (fromSrc !== '-') throw new NotImplementedError('berth imports from the request body (fromSrc=-) only; importing from a URL is not implemented yet');
   const { output, done } = ctx.engine.stream(

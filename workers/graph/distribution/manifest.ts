@@ -1,0 +1,161 @@
+/**
+ * Manifests as the Registry HTTP API v2 serves them: Docker v2 schema 2 and manifest lists, OCI
+ * manifests and indexes (schema 1 is refused, with dockerd's message), the platform choice in
+ * a list, and the registry's error bodies turned into dockerd's messages.
+ */
+import { createHash } from 'node:crypto';
+import { InvalidParameterError, NotFoundError, SystemError, UnauthorizedError, ForbiddenError } from '../../../src/errdefs/errors.js';
+import { goArch } from '../../../src/build/info.js';
+import type { Response } from './transport.js';
+
+export const MT = {
+  schema2: 'application/vnd.docker.distribution.manifest.v2+json',
+  list: 'application/vnd.docker.distribution.manifest.list.v2+json',
+  schema1: 'application/vnd.docker.distribution.manifest.v1+json',
+  schema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+  ociManifest: 'application/vnd.oci.image.manifest.v1+json',
+  ociIndex: 'application/vnd.oci.image.index.v1+json',
+  dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  ociConfig: 'application/vnd.oci.image.config.v1+json',
+  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  dockerForeignLayer: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+} as const;
+
+/** The Accept header of a manifest request: every kind berth reads (schema 1 only to refuse it with a clear message). */
+export const MANIFEST_ACCEPT = [MT.schema2, MT.list, MT.ociManifest, MT.ociIndex, MT.schema1Signed, MT.schema1].join(', ');
+
+export interface Descriptor {
+  mediaType: string;
+  size: number;
+  digest: string;
+  urls?: string[];
+  platform?: Platform;
+  annotations?: Record<string, string>;
+}
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+  'os.version'?: string;
+  'os.features'?: string[];
+}
+
+export type Manifest =
+  | { kind: 'image'; mediaType: string; config: Descriptor; layers: Descriptor[] }
+  | { kind: 'index'; mediaType: string; manifests: Descriptor[] };
+
+export function sha256(b: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+/** shortID is the 12 hex characters the progress lines name a layer by. */
+export function shortID(digest: string): string {
+  return digest.replace(/^[a-z0-9]+:/, '').slice(0, 12);
+}
+
+/** Docker Image manifest version 2, schema 1 is gone from dockerd; this is its message. */
+export function schema1Error(ref: string): InvalidParameterError {
+  return new InvalidParameterError(
+    `Docker Image Format v1 and Docker Image manifest version 2, schema 1 support has been removed. Suggest the author of ${ref} to upgrade the image to the OCI Format or Docker Image manifest v2, schema 2. More information at https://docs.docker.com/go/deprecated-image-specs/`,
+  );
+}
+
+/** parseManifest reads a manifest by its media type (the response's, else the document's). */
+export function parseManifest(raw: Buffer, contentType: string | undefined, ref: string): Manifest {
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    throw new SystemError(`invalid manifest for ${ref}: ${(err as Error).message}`);
+  }
+  const ct = (contentType ?? '').split(';')[0]!.trim();
+  const mediaType = (typeof doc.mediaType === 'string' && doc.mediaType) || ct;
+  if (doc.schemaVersion === 1 || mediaType === MT.schema1 || mediaType === MT.schema1Signed) throw schema1Error(ref);
+  if (doc.schemaVersion !== 2) throw new SystemError(`unsupported schema version ${String(doc.schemaVersion)} for ${JSON.stringify(ref)}`);
+  if (mediaType === MT.list || mediaType === MT.ociIndex || (Array.isArray(doc.manifests) && !doc.config)) {
+    return { kind: 'index', mediaType: mediaType || MT.ociIndex, manifests: (doc.manifests as Descriptor[]) ?? [] };
+  }
+  if (mediaType === MT.schema2 || mediaType === MT.ociManifest || doc.config) {
+    const config = doc.config as Descriptor | undefined;
+    if (!config?.digest) throw new SystemError(`invalid manifest for ${ref}: no config`);
+    return { kind: 'image', mediaType: mediaType || MT.ociManifest, config, layers: (doc.layers as Descriptor[]) ?? [] };
+  }
+  throw new InvalidParameterError('unsupported manifest format');
+}
+
+/** The platform a pull asks for: `os[/arch[/variant]]`, linux/<this machine's arch> by default. */
+export function parsePlatform(spec: string): Platform {
+  if (!spec) return { os: 'linux', architecture: goArch() };
+  const parts = spec.toLowerCase().split('/');
+  if (parts.length > 3 || parts.some((p) => !/^[a-z0-9_.-]+$/.test(p))) {
+    throw new InvalidParameterError(`"${spec}": unknown operating system or architecture: invalid argument`);
+  }
+  const arch: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', armel: 'arm' };
+  const p: Platform = { os: parts[0]!, architecture: arch[parts[1] ?? ''] ?? parts[1] ?? goArch() };
+  if (parts[2]) p.variant = parts[2];
+  else if (p.architecture === 'arm64' && parts[1]) p.variant = undefined;
+  return p;
+}
+
+export function formatPlatform(p: Platform): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
+/** pickPlatform chooses the list entry for a platform, as containerd's matcher (variant only when both name one). */
+export function pickPlatform(list: Descriptor[], want: Platform): Descriptor {
+  const candidates = list.filter((d) => {
+    const p = d.platform;
+    if (!p) return false;
+    if (p.os !== want.os || p.architecture !== want.architecture) return false;
+    if (want.variant && p.variant && p.variant !== want.variant) return false;
+    return true;
+  });
+  // Exact variant first, then the first that matches.
+  const exact = candidates.find((d) => (d.platform!.variant ?? '') === (want.variant ?? ''));
+  const hit = exact ?? candidates[0];
+  if (!hit) throw new NotFoundError(`no matching manifest for ${formatPlatform(want)} in the manifest list entries`);
+  return hit;
+}
+
+interface RegistryErrorBody {
+  errors?: Array<{ code?: string; message?: string; detail?: unknown }>;
+}
+
+/**
+ * registryError reads the registry's error body ({"errors":[{code, message}]}) as distribution's
+ * errcode does: "<code in lower case, with spaces>: <message>", joined when there are several.
+ */
+export async function registryErrorText(res: Response): Promise<string> {
+  const text = await res.text(64 << 10).catch(() => '');
+  try {
+    const body = JSON.parse(text) as RegistryErrorBody;
+    const errs = (body.errors ?? []).map((e) => `${(e.code ?? 'unknown').toLowerCase().replace(/_/g, ' ')}: ${e.message ?? ''}`);
+    if (errs.length === 1) return errs[0]!;
+    if (errs.length > 1) return `errors:\n${errs.join('\n')}\n`;
+  } catch {
+    // not JSON
+  }
+  return text.trim() ? `unexpected status ${res.status}: ${text.trim().slice(0, 200)}` : `unexpected status code ${res.status}`;
+}
+
+/** registryError maps a failed response to the error class of its status. */
+export async function registryError(res: Response, prefix = ''): Promise<Error> {
+  const msg = prefix + (await registryErrorText(res));
+  if (res.status === 404) return new NotFoundError(msg);
+  if (res.status === 401) return new UnauthorizedError(msg);
+  if (res.status === 403) return new ForbiddenError(msg);
+  if (res.status === 400) return new InvalidParameterError(msg);
+  return new SystemError(msg);
+}
+
+/** The schema 2 manifest dockerd pushes, marshalled as Go's json.MarshalIndent(m, "", "   "). */
+export function schema2Manifest(config: { size: number; digest: string }, layers: Array<{ size: number; digest: string; mediaType?: string }>): Buffer {
+  const m = {
+    schemaVersion: 2,
+    mediaType: MT.schema2,
+    config: { mediaType: MT.dockerConfig, size: config.size, digest: config.digest },
+    layers: layers.map((l) => ({ mediaType: l.mediaType ?? MT.dockerLayer, size: l.size, digest: l.digest })),
+  };
+  return Buffer.from(JSON.stringify(m, null, 3));
+}
