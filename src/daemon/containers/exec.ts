@@ -174,6 +174,8 @@ export class Execs {
     } finally {
       clearTimeout(timer);
       reader.close();
+      // A probe's record is not kept (one a second would pile up for as long as the container runs).
+      this.execs.delete(Id);
     }
   }
 

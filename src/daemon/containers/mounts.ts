@@ -8,8 +8,9 @@
  * (and the anonymous ones removed with `rm -v` or --rm).
  */
 import { statSync } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, realpath, stat, symlink, utimes, readFile } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, realpath, rename, rm, stat, symlink, utimes, readFile } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
 import { InvalidParameterError, SystemError, toWire } from '../../errdefs/errors.js';
 import { resolveInRootSync } from '../../fs/rootpath.js';
 import { logger } from '../../log/log.js';
@@ -282,6 +283,8 @@ export function parseMounts(hostConfig: Doc, config: Doc, exists: (p: string) =>
     const d = posix.normalize(dest);
     if (out.has(d) || d in tmpfs) continue;
     if (!d.startsWith('/')) throw new InvalidParameterError(`invalid mount config for type "volume": invalid mount path: '${dest}' mount path must be absolute`);
+    // A volume over the whole root would copy the image into it and then fail in runc.
+    if (d === '/') throw new InvalidParameterError("invalid specification: destination can't be '/'");
     out.set(d, { mp: { Type: 'volume', Source: '', Destination: d, RW: true, Name: '', Anonymous: true, CopyPending: true, Mode: '', Propagation: '' }, create: { driver: volumeDriver, opts: null, labels: null } });
   }
   return [...out.values()];
@@ -291,7 +294,7 @@ export function parseMounts(hostConfig: Doc, config: Doc, exists: (p: string) =>
  * planMounts is the create part: check everything, then create (or look up) the volumes.
  * Returns the container's MountPoints by destination.
  */
-export async function planMounts(hostConfig: Doc, config: Doc, volumes: Volumes): Promise<Record<string, MountPoint>> {
+export async function planMounts(hostConfig: Doc, config: Doc, volumes: Volumes, holder: string): Promise<Record<string, MountPoint>> {
   // Synchronous on purpose: one stat per --mount bind source, before anything is made.
   const exists = (p: string) => {
     try {
@@ -304,7 +307,7 @@ export async function planMounts(hostConfig: Doc, config: Doc, volumes: Volumes)
   const out: Record<string, MountPoint> = {};
   for (const p of planned) {
     if (p.mp.Type === 'volume' && p.create) {
-      const v = await volumes.create(p.mp.Name ?? '', p.create.driver, p.create.opts, p.create.labels);
+      const v = await volumes.create(p.mp.Name ?? '', p.create.driver, p.create.opts, p.create.labels, holder);
       p.mp.Name = v.Name;
       p.mp.Driver = v.Driver;
       p.mp.Source = v.Mountpoint;
@@ -390,7 +393,7 @@ export async function startMounts(volumes: Volumes, rec: ContainerRecord, rootfs
     if (m.Type === 'volume') {
       source = await volumes.mount(m.Name!, rec.ID, { destination: m.Destination, rw: m.RW, propagation: m.Propagation ?? '' });
       if (m.CopyPending) {
-        await volumes.fill(() => prefill(rootfs, m.Destination, source)).catch((err) => {
+        await volumes.fill(() => prefill(rootfs, m.Destination, source, () => volumes.mountedByOthers(m.Name!, rec.ID))).catch((err) => {
           throw new SystemError(`failed to copy the image's content at ${m.Destination} into volume ${m.Name}: ${toWire(err).message}`);
         });
         m.CopyPending = false;
@@ -460,9 +463,14 @@ export async function removeMounts(volumes: Volumes, rec: ContainerRecord, remov
 /**
  * prefill copies the image's content at the destination into an empty volume, with owners,
  * modes and times (dockerd's CopyImagePathContent). The source is resolved inside the root
- * filesystem: a symlink cannot lead the copy out of it.
+ * filesystem: a symlink cannot lead the copy out of it. The copy is made in a private staging
+ * directory beside the volume's _data (no container can reach it) and its top-level entries
+ * renamed in, so a container already using the volume cannot redirect the writes with
+ * symlinks (rename replaces a name, it never follows one). A volume on its own device
+ * (--opt device) cannot take a rename from outside it: it is filled in place only when no
+ * other container has it mounted, and otherwise left as it is (a warning says so).
  */
-async function prefill(rootfs: string, destination: string, volumePath: string): Promise<void> {
+async function prefill(rootfs: string, destination: string, volumePath: string, othersUseIt: () => boolean): Promise<void> {
   let src: string;
   try {
     src = resolveInRootSync(rootfs, destination, { followFinal: true });
@@ -472,7 +480,31 @@ async function prefill(rootfs: string, destination: string, volumePath: string):
   const st = await stat(src).catch(() => null);
   if (!st || !st.isDirectory()) return;
   if ((await readdir(volumePath)).length > 0) return;
-  await copyTree(src, volumePath, new Map());
+  const staging = join(dirname(volumePath), `.prefill-${randomBytes(6).toString('hex')}`);
+  await mkdir(staging, { mode: 0o700 });
+  try {
+    await copyTree(src, staging, new Map());
+    const names = await readdir(staging);
+    for (const [i, name] of names.entries()) {
+      try {
+        await rename(join(staging, name), join(volumePath, name));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EXDEV' && i === 0) {
+          if (othersUseIt()) {
+            logger.warn(`volume pre-fill: ${volumePath} is on another device and in use by another container: not filled`);
+            return;
+          }
+          await copyTree(src, volumePath, new Map());
+          break;
+        }
+        // Written meanwhile by a container that has the volume: its entry stays.
+        if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR' && code !== 'EISDIR') throw err;
+      }
+    }
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
   await lchown(volumePath, st.uid, st.gid);
   await chmod(volumePath, st.mode & 0o7777);
   await utimes(volumePath, st.atime, st.mtime);

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { DaemonConfig } from '../../config/config.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Job } from '../../engine/job.js';
+import type { ResultOf } from '../../protocol/jobs.js';
 import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, NotImplementedError, SystemError, toWire, withContext } from '../../errdefs/errors.js';
 import type { Events } from '../../events/events.js';
 import { logger } from '../../log/log.js';
@@ -35,7 +36,7 @@ import { plan, type EndpointRequest } from './config.js';
 import { writeNetFiles } from './files.js';
 import { parseSignal, validSignal } from './signals.js';
 import { effectiveCaps } from './caps.js';
-import { ContainerStore, validName, zeroState, type ContainerRecord } from './store.js';
+import { ContainerStore, validName, zeroState, type ContainerRecord, type MountPoint } from './store.js';
 import { planMounts, removeMounts, startMounts, stopMounts } from './mounts.js';
 import type { Volumes } from '../volumes/service.js';
 import { inspectDoc, select, summary } from './view.js';
@@ -120,7 +121,9 @@ export class Containers {
   /** locked runs fn after the container's earlier state changes (dockerd's container lock). */
   private locked<T>(rec: ContainerRecord, fn: () => Promise<T>): Promise<T> {
     const l = this.rt(rec.ID);
-    const run = l.queue.then(fn, fn);
+    // Queued behind a removal, an operation finds no container (and must not bring it back).
+    const guarded = () => (this.store.has(rec.ID) ? fn() : Promise.reject(new NotFoundError(`No such container: ${rec.ID}`)));
+    const run = l.queue.then(guarded, guarded);
     l.queue = run.catch(() => {});
     return run;
   }
@@ -133,7 +136,9 @@ export class Containers {
     });
   }
 
-  private async save(rec: ContainerRecord): Promise<void> {
+  /** save writes the record; one removed meanwhile (a late exit, a health probe) is not written back. */
+  private async save(rec: ContainerRecord, isNew = false): Promise<void> {
+    if (!isNew && !this.store.has(rec.ID)) return;
     await this.store.save(rec);
   }
 
@@ -250,8 +255,17 @@ export class Containers {
       const networks = await this.plannedNetworks(p.hostConfig.NetworkMode as string, p.endpoint);
       p.hostConfig.Links = this.resolveLinks(p.hostConfig.Links as string[] | null, name);
       // -v, --mount, --tmpfs and VOLUME checked; the volumes created (mounts.ts).
-      const mountPoints = await planMounts(p.hostConfig, p.config, this.d.volumes);
-      const rootfs = await this.engine.call('rootfs_create', { id, image: image.id });
+      // Its volumes are held for it until its record exists (or the create fails).
+      let mountPoints: Record<string, MountPoint> = {};
+      let rootfs: ResultOf<'rootfs_create'>;
+      try {
+        mountPoints = await planMounts(p.hostConfig, p.config, this.d.volumes, id);
+        rootfs = await this.engine.call('rootfs_create', { id, image: image.id });
+      } catch (err) {
+        this.d.volumes.release(id);
+        await this.dropAnonymousVolumes(id, mountPoints);
+        throw err;
+      }
       const rec: ContainerRecord = {
         ID: id,
         Created: nowRfc3339Nano(),
@@ -276,12 +290,15 @@ export class Containers {
         HasBeenManuallyStopped: false,
       };
       try {
-        await this.save(rec);
+        await this.save(rec, true);
       } catch (err) {
         await this.engine.call('rootfs_remove', { id }).catch(() => {});
+        this.d.volumes.release(id);
+        await this.dropAnonymousVolumes(id, mountPoints);
         throw err;
       }
       this.store.add(rec);
+      this.d.volumes.release(id);
       this.publish(rec, 'create');
       const warnings: string[] = [];
       if (p.hostConfig.NetworkMode === 'host' && (Object.keys(p.hostConfig.PortBindings as object).length || p.hostConfig.PublishAllPorts)) {
@@ -292,6 +309,12 @@ export class Containers {
       this.store.release(name);
       throw err;
     }
+  }
+
+  /** A create that failed removes the anonymous volumes it made (dockerd's cleanupContainer). */
+  private async dropAnonymousVolumes(id: string, mountPoints: Record<string, MountPoint>): Promise<void> {
+    const fake = { ID: id, MountPoints: mountPoints } as ContainerRecord;
+    await removeMounts(this.d.volumes, fake, true).catch((err) => logger.warn(`volumes of the failed create ${id}: ${toWire(err).message}`));
   }
 
   /**
@@ -471,6 +494,7 @@ export class Containers {
   }
 
   private async startFailed(rec: ContainerRecord, err: unknown, created: boolean): Promise<void> {
+    this.health.stopped(rec, false);
     const msg = toWire(err).message;
     rec.State = { ...rec.State, Running: false, Restarting: false, Pid: 0, Error: msg, ExitCode: startExitCode(rec, msg), Status: rec.State.StartedAt === ZERO_TIME ? 'created' : 'exited' };
     if (created) await this.engine.call('exec_delete', { id: rec.ID }).catch(() => {});
@@ -658,8 +682,12 @@ export class Containers {
       return await fn(rec, path);
     } finally {
       l.rootfsUsers--;
-      if (l.rootfsUsers === 0 && !rec.State.Running && !l.starting) {
-        await this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`));
+      // Decided under the container's lock, so a start cannot slip in between the check and the unmount.
+      if (l.rootfsUsers === 0 && this.store.has(rec.ID)) {
+        await this.locked(rec, async () => {
+          if (l.rootfsUsers > 0 || rec.State.Running || l.starting) return;
+          await this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`));
+        }).catch(() => {});
       }
     }
   }
@@ -832,11 +860,16 @@ export class Containers {
     };
     const sleep = (ms: number) =>
       new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        job.signal.addEventListener('abort', () => {
+        const onAbort = () => {
           clearTimeout(t);
           resolve();
-        }, { once: true });
+        };
+        // The listener goes with its timer: a long stream must not pile them up on the signal.
+        const t = setTimeout(() => {
+          job.signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, ms);
+        job.signal.addEventListener('abort', onAbort, { once: true });
       });
     const emit = (cur: Awaited<ReturnType<typeof read>>, prev: Awaited<ReturnType<typeof read>>) => out.write(JSON.stringify(statsDoc(rec.Name, rec.ID, cur, prev)) + '\n');
     if (!stream) {
@@ -1053,6 +1086,8 @@ export class Containers {
     if (!this.store.has(rec.ID) || l.removing) return;
     if (rec.State.Paused && !force) throw new ConflictError(`You cannot remove a paused container ${rec.ID}. Unpause and then stop the container before attempting removal or force remove`);
     if (rec.State.Running && !force) throw new ConflictError(`You cannot remove a running container ${rec.ID}. Stop the container before attempting removal or force remove`);
+    // A cp, export or commit reading its files: the layer must not go from under it.
+    if (l.rootfsUsers > 0) throw new ConflictError(`unable to remove container ${rec.ID}: its filesystem is in use by a copy, export or commit; try again when it ends`);
     l.removing = true;
     try {
       if (l.restartTimer) {

@@ -68,6 +68,7 @@ export class Volumes {
   /** name → the containers whose current run has it mounted. */
   private readonly active = new Map<string, Set<string>>();
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly held = new Map<string, Set<string>>();
 
   constructor(private readonly d: VolumeDeps) {}
 
@@ -136,7 +137,7 @@ export class Volumes {
       const mounted = await mountedPaths();
       for (const v of this.vols.values()) {
         if (!mounted.has(this.mountpoint(v.Name))) continue;
-        if (this.d.users(v.Name).some((u) => u.running)) continue;
+        if (this.usersOf(v.Name).some((u) => u.running)) continue;
         await unmountVolume(this.mountpoint(v.Name)).catch((err) => this.d.log(`volume ${v.Name}: ${toWire(err).message}`));
       }
     });
@@ -172,10 +173,16 @@ export class Volumes {
    * create makes a volume, or returns the one of that name unchanged (dockerd: even with other
    * labels or options). A 64-hex name when none is given. Every call is a `create` event.
    */
-  create(name: string, driver: string, opts: Record<string, string> | null, labels: Record<string, string> | null): Promise<VolumeDoc> {
+  /**
+   * create makes a volume (or returns the one of that name). `holder` is a container being
+   * created: the volume counts as in use by it until release(holder), so a prune or rm that runs
+   * before its record exists cannot take it (dockerd's create reference).
+   */
+  create(name: string, driver: string, opts: Record<string, string> | null, labels: Record<string, string> | null, holder?: string): Promise<VolumeDoc> {
     return this.serial(async () => {
       const drv = driver || LOCAL;
       if (!name) name = randomBytes(32).toString('hex');
+      if (holder) this.held.set(holder, new Set([...(this.held.get(holder) ?? []), name]));
       const existing = this.vols.get(name);
       if (existing) {
         if (drv !== existing.Driver) throw new ConflictError(`create ${name}: volume name must be unique`);
@@ -215,7 +222,7 @@ export class Volumes {
       if (f.has('name') && !f.get('name').some((n) => v.Name.includes(n))) continue;
       if (!f.exactMatch('driver', v.Driver)) continue;
       if (!f.matchKVList('label', v.Labels ?? {})) continue;
-      if (dangling !== null && (this.d.users(v.Name).length === 0) !== dangling) continue;
+      if (dangling !== null && (this.usersOf(v.Name).length === 0) !== dangling) continue;
       out.push(this.doc(v));
     }
     out.sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
@@ -229,7 +236,7 @@ export class Volumes {
         if (force) return; // dockerd: force purges, and a missing volume is not an error then
         throw new NotFoundError(`get ${name}: no such volume`);
       }
-      const users = this.d.users(name);
+      const users = this.usersOf(name);
       if (users.length) throw new ConflictError(`remove ${name}: volume is in use - [${users.map((u) => u.id).join(' ')}]`);
       await this.destroy(name);
       this.publish('destroy', name, { driver: LOCAL });
@@ -260,7 +267,7 @@ export class Volumes {
       const deleted: string[] = [];
       let reclaimed = 0;
       for (const v of [...this.vols.values()]) {
-        if (!isEmptyMap(v.Options) || this.d.users(v.Name).length) continue;
+        if (!isEmptyMap(v.Options) || this.usersOf(v.Name).length) continue;
         if (!f.matchKVList('label', v.Labels ?? {})) continue;
         if (f.has('label!') && f.get('label!').some((l) => labelMatches(l, v.Labels ?? {}))) continue;
         const size = await dirSize(this.mountpoint(v.Name));
@@ -300,6 +307,23 @@ export class Volumes {
     return this.serial(fn);
   }
 
+  /** release ends the holds of a container being created (its record now holds its volumes, or it failed). */
+  release(holder: string): void {
+    this.held.delete(holder);
+  }
+
+  /** The containers that use a volume: by their records, and those being created. */
+  private usersOf(name: string): VolumeUser[] {
+    const users = this.d.users(name);
+    for (const [holder, names] of this.held) if (names.has(name) && !users.some((u) => u.id === holder)) users.push({ id: holder, running: false });
+    return users;
+  }
+
+  /** Whether a container other than `containerId` has the volume mounted for a run now. */
+  mountedByOthers(name: string, containerId: string): boolean {
+    return [...(this.active.get(name) ?? [])].some((id) => id !== containerId);
+  }
+
   /** unmount is the end of that run: the device goes with the last running user. */
   unmount(name: string, containerId: string): Promise<void> {
     return this.serial(async () => {
@@ -308,7 +332,7 @@ export class Volumes {
       const s = this.active.get(name);
       if (s?.delete(containerId)) this.publish('unmount', name, { container: containerId, driver: v.Driver });
       if (!needsMount(v.Options) || (s && s.size > 0)) return;
-      if (this.d.users(name).some((u) => u.running && u.id !== containerId)) return;
+      if (this.usersOf(name).some((u) => u.running && u.id !== containerId)) return;
       const mp = this.mountpoint(name);
       if ((await mountedPaths()).has(mp)) await unmountVolume(mp);
     });
@@ -320,7 +344,7 @@ export class Volumes {
     for (const v of [...this.vols.values()]) {
       if (!isEmptyMap(v.Options)) continue;
       const size = await dirSize(this.mountpoint(v.Name));
-      out.push({ ...this.doc(v), UsageData: { RefCount: this.d.users(v.Name).length, Size: size } });
+      out.push({ ...this.doc(v), UsageData: { RefCount: this.usersOf(v.Name).length, Size: size } });
     }
     return out;
   }

@@ -141,6 +141,13 @@ export class ContainerFs {
     return path === '/' ? undefined : this.mounts.get(path);
   }
 
+  /** Whether a mount's destination is this container path or lies under it. */
+  mountAtOrUnder(path: string): boolean {
+    if (path === '/') return this.mounts.size > 0;
+    for (const d of this.mounts.keys()) if (d === path || d.startsWith(path + '/')) return true;
+    return false;
+  }
+
   /** openMount opens a mount's host Source (a host path from the record, so trusted). */
   openMount(m: ArchiveMount): number {
     return native().openat2(AT_FDCWD, m.source, O_PATH, 0, 0);

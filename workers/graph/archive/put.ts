@@ -16,7 +16,7 @@
  * O_NOFOLLOW / AT_SYMLINK_NOFOLLOW, and contents, owners and modes are set on the created
  * file's own fd: a name swapped for a symlink can make an entry fail, never land outside.
  */
-import { fchmodSync, futimesSync, write as writeCb } from 'node:fs';
+import { chmodSync, fchmodSync, futimesSync, write as writeCb } from 'node:fs';
 import { posix } from 'node:path';
 import { promisify } from 'node:util';
 import type { JobContext } from '../../../src/actor/runtime.js';
@@ -122,9 +122,13 @@ class ParentCache {
       w.close();
       throw errnoError('ENOTDIR', `${posix.join(x.destPath, rel)}: not a directory`);
     }
-    if (this.map.size >= 32) this.clear();
     this.map.set(rel, w);
     return w;
+  }
+
+  /** trim closes the cache when it is full; called between entries, so no walk in use is closed. */
+  trim(): void {
+    if (this.map.size >= 32) this.clear();
   }
 
   /** Forget every cached parent under rel (it was replaced). */
@@ -160,6 +164,7 @@ async function extractEntry(x: Extraction, entry: TarEntry, parents: ParentCache
 
   const parentRel = posix.dirname(name);
   const base = posix.basename(name);
+  parents.trim();
   const parent = parents.get(x, parentRel);
   const pfd = parent.top.fd;
   checkWritable(parent.top.mount, x.readonlyRootfs);
@@ -170,6 +175,10 @@ async function extractEntry(x: Extraction, entry: TarEntry, parents: ParentCache
     if (x.noOverwriteDirNonDir && exDir && !isDir) throw new TarProcessingError(`cannot overwrite directory ${JSON.stringify(path)} with non-directory ${JSON.stringify(x.destPath)}`);
     if (x.noOverwriteDirNonDir && !exDir && isDir) throw new TarProcessingError(`cannot overwrite non-directory ${JSON.stringify(path)} with directory ${JSON.stringify(x.destPath)}`);
     if (!(exDir && isDir)) {
+      // A volume's or bind's destination (or a directory holding one) is busy, as it is for
+      // dockerd, which has them mounted: replacing it would take the mount from the container.
+      const cpath = posix.join(parent.path, base);
+      if (x.cfs.mountAtOrUnder(cpath)) throw errnoError('EBUSY', `unlinkat ${cpath}: device or resource busy`);
       parents.invalidate(name);
       removeAt(pfd, base);
     }
@@ -185,7 +194,7 @@ async function extractEntry(x: Extraction, entry: TarEntry, parents: ParentCache
       try {
         // Owner first: chown clears setuid/setgid, so the mode comes after it.
         native().fchownat(fd, '', uid, gid, AT.EMPTY_PATH);
-        native().fchmodat(fd, '', mode, AT.EMPTY_PATH);
+        chmodFd(fd, mode);
       } finally {
         closeQuietly(fd);
       }
@@ -244,10 +253,29 @@ async function extractEntry(x: Extraction, entry: TarEntry, parents: ParentCache
       const type = h.type === 'fifo' ? S_IFIFO : h.type === 'char' ? S_IFCHR : S_IFBLK;
       native().mknodat(pfd, base, type | (mode & 0o777), h.devmajor, h.devminor);
       native().fchownat(pfd, base, uid, gid, AT.SYMLINK_NOFOLLOW);
-      native().fchmodat(pfd, base, mode, AT.SYMLINK_NOFOLLOW);
+      const nfd = native().openat2(pfd, base, O_PATH | O_NOFOLLOW, 0, IN_ROOT);
+      try {
+        chmodFd(nfd, mode);
+      } finally {
+        closeQuietly(nfd);
+      }
       native().utimensat(pfd, base, h.mtime, 0, h.mtime, 0, AT.SYMLINK_NOFOLLOW);
       return;
     }
+  }
+}
+
+/**
+ * chmodFd sets the mode of what an O_PATH fd names: fchmodat2(AT_EMPTY_PATH) where the kernel
+ * has it (6.6+), else chmod through /proc/self/fd/N, which acts on that same inode (the fd was
+ * opened without following a symlink, so no path is resolved again).
+ */
+function chmodFd(fd: number, mode: number): void {
+  try {
+    native().fchmodat(fd, '', mode, AT.EMPTY_PATH);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSYS') throw err;
+    chmodSync(`/proc/self/fd/${fd}`, mode);
   }
 }
 
