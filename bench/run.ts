@@ -1,6 +1,6 @@
 /**
  * berth benchmarks: `npm run bench` (build, then this), or `node dist/bench/run.js [name…]`
- * to run only the scenarios whose name is given (jobs, http, graph, containers, network, ops). Runs the
+ * to run only the scenarios whose name is given (jobs, http, graph, containers, network, ops, registry). Runs the
  * scenarios in order, prints one table each, and writes every figure plus the machine's
  * description to bench/results/<ISO date>-<git short commit>.json. Not part of CI's
  * pass/fail: it exits non-zero only if a scenario could not run at all.
@@ -15,10 +15,11 @@ import { graph } from './scenarios/graph.js';
 import { containers } from './scenarios/containers.js';
 import { network } from './scenarios/network.js';
 import { ops } from './scenarios/ops.js';
+import { registry } from './scenarios/registry.js';
 
 // dist/bench/run.js → the repository root, wherever the command is run from.
 const repo = fileURLToPath(new URL('../../', import.meta.url));
-const scenarios: Scenario[] = [jobRoundTrip, http, graph, containers, network, ops];
+const scenarios: Scenario[] = [jobRoundTrip, http, graph, containers, network, ops, registry];
 
 // Ctrl-C: stop the daemons and servers a scenario started and remove its temp dir, then exit.
 let interrupted = false;
