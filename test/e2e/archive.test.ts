@@ -316,6 +316,29 @@ test.serial('volumes: cp crosses into a volume (running or stopped); a read-only
   await ok(['volume', 'rm', 'cpvol']);
 });
 
+test.serial('PUT cannot replace a volume\'s destination (busy, as dockerd); a hardlink after many directories lands where it should', async (t) => {
+  await ok(['run', '-d', '--name', 'mv', '-v', 'mvol:/data', 'busybox', 'sleep', '600']);
+  const over = await req('PUT', `/containers/mv/archive?path=${q('/')}`, craftTar([{ name: 'data', type: 'file', data: 'not a dir\n' }]));
+  t.is(over.status, 500);
+  t.regex(over.body.toString(), /device or resource busy/);
+  t.is((await ok(['exec', 'mv', 'sh', '-c', 'grep -c " /data " /proc/mounts'])).trim(), '1', 'the volume is still mounted');
+  await ok(['stop', '-t', '0', 'mv']);
+  await ok(['start', 'mv']);
+
+  // 60 directories, then a hardlink whose target lies in another one: the parents' cache is
+  // full by then, and the link's two parents must both stay open.
+  const entries: Parameters<typeof craftTar>[0] = [];
+  for (let i = 0; i < 60; i++) entries.push({ name: `h/d${i}/`, type: 'dir' }, { name: `h/d${i}/f`, type: 'file', data: `f${i}\n` });
+  entries.push({ name: 'h/d31/lnk', type: 'link', linkname: 'h/d2/f' });
+  await ok(['exec', 'mv', 'mkdir', '/hl']);
+  const put = await req('PUT', `/containers/mv/archive?path=${q('/hl')}`, craftTar(entries));
+  t.is(put.status, 200, put.body.toString());
+  t.is(await ok(['exec', 'mv', 'cat', '/hl/h/d31/lnk']), 'f2\n');
+  t.is((await ok(['exec', 'mv', 'stat', '-c', '%h', '/hl/h/d2/f'])).trim(), '2');
+  await ok(['rm', '-f', 'mv']);
+  await ok(['volume', 'rm', 'mvol']);
+});
+
 test.serial('CVE-2018-15664: a container racing symlink swaps never makes cp read or write outside it', async (t) => {
   // The host side: a sentinel the container's symlink names by its absolute host path.
   const host = tempDir('btcp-host-');

@@ -280,6 +280,28 @@ test.serial('docker system df -v lists the volumes with their size and users; vo
   t.deepEqual(empty, { VolumesDeleted: null, SpaceReclaimed: 0 });
 });
 
+test.serial('a prune racing docker create cannot take the volumes of containers being created', async (t) => {
+  let pruning = true;
+  let prunes = 0;
+  const pruner = (async () => {
+    for (let i = 0; pruning && i < 500; i++) {
+      await b.request('POST', '/volumes/prune');
+      prunes++;
+    }
+  })();
+  const names = Array.from({ length: 8 }, (_, i) => `prace${i}`);
+  await Promise.all(names.map((n) => ok(['create', '--name', n, '-v', `${n}vol:/data`, 'busybox', 'true'])));
+  pruning = false;
+  await pruner;
+  t.true(prunes > 0);
+  for (const n of names) {
+    t.is((await b.docker(['volume', 'inspect', '-f', '{{.Name}}', `${n}vol`])).stdout, `${n}vol\n`);
+    t.is((await b.docker(['start', '-a', n])).code, 0);
+  }
+  await ok(['rm', ...names]);
+  await ok(['volume', 'rm', ...names.map((n) => `${n}vol`)]);
+});
+
 test.serial('dockerode: create, inspect, list, remove', async (t) => {
   const d = b.dockerode();
   await d.createVolume({ Name: 'vode', Labels: { k: 'v' } });
