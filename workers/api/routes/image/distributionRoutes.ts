@@ -6,34 +6,12 @@
  */
 import type { RegistryAuth } from '../../../../src/protocol/types/distribution.js';
 import { writeJson, type RouteContext } from '../../httputils.js';
+import { authConfigFrom, registryAuthOf } from '../../registryAuth.js';
 import { bodyChunks, pipeJsonMessages } from '../../stream.js';
 import { InvalidParameterError } from '../../../../src/errdefs/errors.js';
 
-/**
- * registryAuth decodes X-Registry-Auth (base64url JSON) as dockerd does for pull and push: a
- * header it cannot read counts as no credentials, not as an error.
- */
-export function registryAuth(ctx: RouteContext): RegistryAuth | null {
-  const h = ctx.req.headers['x-registry-auth'];
-  const enc = Array.isArray(h) ? h[0] : h;
-  if (!enc) return null;
-  try {
-    const doc = JSON.parse(Buffer.from(enc.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8')) as Record<string, unknown>;
-    if (!doc || typeof doc !== 'object') return null;
-    const str = (k: string) => (typeof doc[k] === 'string' ? (doc[k] as string) : undefined);
-    const auth: RegistryAuth = {
-      username: str('username'),
-      password: str('password'),
-      auth: str('auth'),
-      serveraddress: str('serveraddress'),
-      identitytoken: str('identitytoken'),
-      registrytoken: str('registrytoken'),
-    };
-    return Object.values(auth).some((v) => v) ? auth : null;
-  } catch {
-    return null;
-  }
-}
+/** X-Registry-Auth as dockerd reads it for pull, push and /distribution: unreadable means anonymous. */
+const registryAuth = (ctx: RouteContext): RegistryAuth | null => registryAuthOf(ctx.req.headers);
 
 /** POST /images/create?fromImage=&tag=&platform= (docker pull). */
 export async function postImagesCreatePull(ctx: RouteContext): Promise<void> {
@@ -64,8 +42,7 @@ async function pushAuth(ctx: RouteContext): Promise<RegistryAuth | null> {
   const text = Buffer.concat(chunks).toString('utf8').trim();
   if (!text) throw new InvalidParameterError('Bad parameters and missing X-Registry-Auth: EOF');
   try {
-    const doc = JSON.parse(text) as RegistryAuth;
-    return doc && typeof doc === 'object' ? doc : null;
+    return authConfigFrom(JSON.parse(text));
   } catch (err) {
     throw new InvalidParameterError(`Bad parameters and missing X-Registry-Auth: ${(err as Error).message}`);
   }
