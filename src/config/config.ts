@@ -23,6 +23,11 @@ export interface DaemonConfig {
   dnsSearch: string[];
   registryMirrors: string[];
   insecureRegistries: string[];
+  /**
+   * certs.d of the registries (<dir>/<host[:port]>/ca.crt, *.cert/*.key): dockerd's
+   * /etc/docker/certs.d, or BERTH_REGISTRY_CERTS_DIR (tests point it at a temp dir). Not a flag.
+   */
+  registryCertsDir: string;
   iptables: boolean;
   ipForward: boolean;
   ipMasq: boolean;
@@ -259,6 +264,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       dnsSearch,
       registryMirrors: mirrors,
       insecureRegistries: value<string[]>('insecure-registry'),
+      registryCertsDir: process.env.BERTH_REGISTRY_CERTS_DIR || '/etc/docker/certs.d',
       iptables: value<boolean>('iptables'),
       ipForward: value<boolean>('ip-forward'),
       ipMasq: value<boolean>('ip-masq'),

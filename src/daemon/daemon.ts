@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { DaemonConfig } from '../config/config.js';
 import type { Engine, MainHandlers } from '../engine/engine.js';
 import type { ExecStatus, GraphStatus, NetworkStatus } from '../protocol/types/system.js';
+import type { RegistrySettingsArgs } from '../protocol/types/registry.js';
 import { atomicWriteFile } from '../fs/atomic.js';
 import type { Events } from '../events/events.js';
 import { Containers } from './containers/service.js';
@@ -19,6 +20,11 @@ import { logger } from '../log/log.js';
 import { ContainerFiles } from './containers/commit.js';
 import { systemInfo } from './info.js';
 import { versionInfo } from './version.js';
+
+/** What the graph actor needs of the daemon's registry flags. */
+function registrySettingsOf(c: DaemonConfig): RegistrySettingsArgs {
+  return { mirrors: c.registryMirrors, insecure: c.insecureRegistries, certsDir: c.registryCertsDir };
+}
 
 export interface DaemonDeps {
   engine: Engine;
@@ -98,6 +104,8 @@ export class Daemon {
       deps.engine.call('init_graphdriver', { dataRoot: c.dataRoot, driver: c.storageDriver, options: c.storageOpts }),
       deps.engine.call('init_execdriver', { dataRoot: c.dataRoot, execRoot: c.execRoot, defaultRuntime: c.defaultRuntime, selinuxEnabled: c.selinuxEnabled }),
     ]);
+    // The graph actor pulls, pushes, logs in and searches: it holds the registry flags (replayed after a crash).
+    await deps.engine.call('registry_settings', registrySettingsOf(c));
     return new Daemon(deps, c, id, network, graph, exec);
   }
 
@@ -182,9 +190,19 @@ export class Daemon {
     };
   }
 
-  /** reload applies what can change without a restart (SIGHUP): log level, debug, labels. */
+  /** reload applies what can change without a restart (SIGHUP): log level, debug, labels, registry mirrors and insecure registries. */
   reload(next: DaemonConfig): void {
-    this.config = { ...this.config, debug: next.debug, logLevel: next.logLevel, labels: next.labels, liveRestore: next.liveRestore, shutdownTimeout: next.shutdownTimeout };
+    this.config = {
+      ...this.config,
+      debug: next.debug,
+      logLevel: next.logLevel,
+      labels: next.labels,
+      liveRestore: next.liveRestore,
+      shutdownTimeout: next.shutdownTimeout,
+      registryMirrors: next.registryMirrors,
+      insecureRegistries: next.insecureRegistries,
+    };
+    this.deps.engine.call('registry_settings', registrySettingsOf(this.config)).catch((err: unknown) => logger.error(`Error reconfiguring the registries: ${(err as Error).message}`));
   }
 
   get current(): DaemonConfig {

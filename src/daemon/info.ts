@@ -74,13 +74,15 @@ export async function systemInfo(deps: InfoDeps): Promise<SystemInfo> {
   if (cfg.debugFailpoints) {
     warnings.unshift('WARNING: berthd runs with --debug-failpoints: fault injection is enabled (PUT /debug/failpoints); do not use this daemon for real work');
   }
-  const insecureCidrs = ['127.0.0.0/8', ...cfg.insecureRegistries.filter((r) => r.includes('/'))];
-  const indexConfigs: Record<string, unknown> = {
+  // dockerd 20.10: the --insecure-registry CIDRs, then its default 127.0.0.0/8; IndexConfigs is a Go map (sorted by name).
+  const insecureCidrs = [...new Set([...cfg.insecureRegistries.filter((r) => r.includes('/')), '127.0.0.0/8'])];
+  const configs: Record<string, unknown> = {
     'docker.io': { Name: 'docker.io', Mirrors: cfg.registryMirrors.map((m) => m.replace(/\/?$/, '/')), Secure: true, Official: true },
   };
   for (const r of cfg.insecureRegistries.filter((x) => !x.includes('/'))) {
-    indexConfigs[r] = { Name: r, Mirrors: [], Secure: false, Official: false };
+    configs[r] = { Name: r, Mirrors: [], Secure: false, Official: false };
   }
+  const indexConfigs = Object.fromEntries(Object.keys(configs).sort().map((k) => [k, configs[k]]));
   const counts = deps.containers();
   const runtimeCommit = exec.runtimeVersion?.commit || exec.runtimeVersion?.version || '';
   return {

@@ -54,6 +54,7 @@ import type { VolumeDoc, VolumeListResult, VolumesPruneReport } from './types/vo
 import type { AttachArgs as NetAttachArgs, AttachResult, NetworkCreateArgs, NetworkDoc, NetworksPruneReport, PortMap, PublishArgs } from './types/networks.js';
 import type { ArchivePutArgs, ArchiveRoot, ContainerPathStat } from './types/archive.js';
 import type { DistributionInspect, PullArgs, PushArgs, RegistryAuth } from './types/distribution.js';
+import type { AuthConfigArgs, AuthResult, RegistrySettingsArgs, SearchArgs, SearchResult } from './types/registry.js';
 import type { CommitArgs, DeleteItem, HistoryItem, ImageSummary, ImagesUsage, ImageUsers, ImportArgs, PruneReport } from './types/images.js';
 
 /** Who can own a job: the engine and the daemon live on the main thread, the rest are workers. */
@@ -215,6 +216,12 @@ export const JOBS = {
   rootfs_export: job<{ id: string }, void>()('graph', { stream: true, timeoutMs: 0 }),
   /** POST /commit: a layer from the container's, and the image (tagged if repo is given). */
   image_commit: job<CommitArgs, { id: string; imageRef: string }>()('graph', { timeoutMs: 0 }),
+  /** The daemon's registry flags (mirrors, insecure registries, certs.d), sent at start-up and on SIGHUP. */
+  registry_settings: job<RegistrySettingsArgs, void>()('graph', { replay: true }),
+  /** POST /auth (the seed's `auth` builtin): docker login, checked against the registry. */
+  auth: job<{ auth: AuthConfigArgs | null }, AuthResult>()('graph', { timeoutMs: 60_000 }),
+  /** GET /images/search (the seed's `search` builtin): the registry's v1 search. */
+  search: job<SearchArgs, SearchResult[]>()('graph', { timeoutMs: 120_000 }),
 
   // exec actor
   init_execdriver: job<ExecDriverConfig, ExecStatus>()('exec', { replay: true }),

@@ -7,7 +7,7 @@
  * nothing left is anonymous too.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RegistryAuth } from '../../src/protocol/types/distribution.js';
+import type { AuthConfigArgs as RegistryAuth } from '../../src/protocol/types/registry.js';
 
 const FIELDS = ['username', 'password', 'auth', 'email', 'serveraddress', 'identitytoken', 'registrytoken'] as const;
 

@@ -25,6 +25,7 @@ import { networkRoutes } from './routes/network/network.js';
 import { volumeRoutes } from './routes/volume/volume.js';
 import { debugRoutes } from './routes/debug/debug.js';
 import { pendingRoutes } from './routes/pending.js';
+import { registryRoutes } from './routes/registry/registryRoutes.js';
 
 const CORS_HEADERS = 'Origin, X-Requested-With, Content-Type, Accept, X-Registry-Auth';
 const CORS_METHODS = 'HEAD, GET, POST, DELETE, PUT, OPTIONS';
@@ -127,6 +128,7 @@ export class ApiServer {
     containerRoutes(r, { maxJsonBody: args.maxJsonBody });
     networkRoutes(r, { maxJsonBody: args.maxJsonBody });
     volumeRoutes(r, { maxJsonBody: args.maxJsonBody });
+    registryRoutes(r);
     if (args.failpoints) debugRoutes(r, { maxJsonBody: args.maxJsonBody });
     pendingRoutes(r);
     return r;

@@ -24,6 +24,10 @@ import { commitImage } from './images/commit.js';
 import { Rootfs } from './rootfs.js';
 import { archiveGet, archiveStat } from './archive/get.js';
 import { archivePut } from './archive/put.js';
+import { setRegistrySettings, registrySettings } from './distribution/settings.js';
+import { transport } from './distribution/session.js';
+import { registryLogin } from './distribution/login.js';
+import { searchRegistry } from './distribution/search.js';
 import { Distribution } from './distribution/registry.js';
 import { pullImage } from './distribution/pull.js';
 import { pushImage } from './distribution/push.js';
@@ -102,6 +106,9 @@ const handlers: Handlers<'graph'> = {
     await images().pool.exportRoot({ out, root: path });
   },
   image_commit: async (args) => commitImage(images(), rootfs(), args),
+  registry_settings: async (settings) => setRegistrySettings(settings),
+  auth: async ({ auth }) => registryLogin(transport, registrySettings(), auth ?? {}),
+  search: async (args, ctx) => searchRegistry(args, registrySettings(), ctx.signal),
   image_pull: async (args, ctx) => pullImage(images(), await distribution(), args, ctx),
   image_push: async (args, ctx) => pushImage(images(), await distribution(), args, ctx),
   distribution_inspect: async ({ name, auth }, ctx) => distributionInspect(await distribution(), name, auth, ctx.signal),

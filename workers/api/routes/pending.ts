@@ -11,10 +11,6 @@ const PENDING: ReadonlyArray<readonly [string, string, string]> = [
   // [method, path, issue]
   ['GET', '/containers/{id}/attach/ws', 'a later issue (websocket attach)'],
   ['POST', '/build', 'a later issue'], ['POST', '/build/prune', 'a later issue'],
-  
-  ['GET', '/images/search', '#7'],
-  
-  ['POST', '/auth', '#7'],
   ['GET', '/plugins', 'a later issue'], ['GET', '/plugins/privileges', 'a later issue'], ['POST', '/plugins/pull', 'a later issue'],
   ['DELETE', '/plugins/{name:.*}', 'a later issue'],
   ['POST', '/plugins/{name:.*}/enable', 'a later issue'], ['POST', '/plugins/{name:.*}/disable', 'a later issue'],

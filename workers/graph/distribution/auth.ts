@@ -73,7 +73,6 @@ export function parseChallenges(header: string | string[] | undefined): Challeng
         else break;
       }
       out.push({ scheme: scheme.toLowerCase(), params });
-      if (i < h.length && h[i] !== ',' && h[i] !== ' ') break; // junk: stop, keep what was read
     }
   }
   return out;
