@@ -63,6 +63,7 @@ export class Daemon {
       events: deps.events,
       users: (name) => volumeUsers(this.containers.store.list(), name),
       log: (msg) => logger.warn(msg),
+      sizes: (paths) => deps.engine.call('volume_usage', { paths }),
     });
     this.containers = new Containers({
       engine: deps.engine,

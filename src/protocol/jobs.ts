@@ -210,6 +210,10 @@ export const JOBS = {
   rootfs_unmount: job<{ id: string }, void>()('graph'),
   rootfs_remove: job<{ id: string }, void>()('graph'),
   rootfs_usage: job<{ id: string }, number>()('graph'),
+  /** A new volume filled from the image's content at its destination (the daemon decides when). */
+  volume_prefill: job<{ rootfs: string; destination: string; volumePath: string; inUseElsewhere: boolean }, void>()('graph', { timeoutMs: 0 }),
+  /** The sizes of volumes' directories (system df, prune), as dockerd's directory.Size. */
+  volume_usage: job<{ paths: string[] }, number[]>()('graph', { timeoutMs: 0 }),
   /** docker diff: the container's layer against its init layer, in dockerd's order. */
   rootfs_changes: job<{ id: string }, Array<{ Path: string; Kind: 0 | 1 | 2 }>>()('graph'),
   /** docker export: the mounted root filesystem as a tar (the daemon keeps it mounted meanwhile). */

@@ -22,6 +22,7 @@ import { loadImages } from './images/load.js';
 import { saveImages } from './images/save.js';
 import { commitImage } from './images/commit.js';
 import { Rootfs } from './rootfs.js';
+import { dirSize, prefillVolume, setVolumeLog } from './volumes.js';
 import { archiveGet, archiveStat } from './archive/get.js';
 import { archivePut } from './archive/put.js';
 import { setRegistrySettings, registrySettings } from './distribution/settings.js';
@@ -98,6 +99,11 @@ const handlers: Handlers<'graph'> = {
   rootfs_unmount: async ({ id }) => rootfs().unmount(id),
   rootfs_remove: async ({ id }) => rootfs().remove(id),
   rootfs_usage: async ({ id }) => rootfs().usage(id),
+  volume_prefill: async ({ rootfs: root, destination, volumePath, inUseElsewhere }, ctx) => {
+    setVolumeLog((msg) => ctx.log.warn(msg));
+    await prefillVolume(root, destination, volumePath, inUseElsewhere);
+  },
+  volume_usage: async ({ paths }) => Promise.all(paths.map((p) => dirSize(p))),
   rootfs_changes: async ({ id }) => rootfs().changes(id),
   rootfs_export: async ({ id }, ctx) => {
     const { path } = await rootfs().mount(id);

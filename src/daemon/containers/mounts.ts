@@ -8,12 +8,11 @@
  * (and the anonymous ones removed with `rm -v` or --rm).
  */
 import { statSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, readdir, readlink, realpath, rename, rm, stat, symlink, utimes, readFile } from 'node:fs/promises';
-import { dirname, join, posix } from 'node:path';
+import { mkdir, realpath, readFile } from 'node:fs/promises';
+import { join, posix } from 'node:path';
 import { InvalidParameterError, SystemError, toWire } from '../../errdefs/errors.js';
-import { resolveInRootSync } from '../../fs/rootpath.js';
 import { logger } from '../../log/log.js';
+import type { Engine } from '../../engine/engine.js';
 import type { VolumeUser, Volumes } from '../volumes/service.js';
 import { unescapeMountPath } from '../volumes/local.js';
 import type { ContainerRecord, MountPoint } from './store.js';
@@ -379,7 +378,7 @@ function mountOf(infos: MountInfo[], path: string): MountInfo | undefined {
  * a `mount` event) and filled from the image the first time; a missing -v host directory made;
  * propagation checked as dockerd does; then the OCI entries, shallowest destination first.
  */
-export async function startMounts(volumes: Volumes, rec: ContainerRecord, rootfs: string): Promise<{ mounts: OciMount[]; rootfsPropagation?: string }> {
+export async function startMounts(engine: Engine, volumes: Volumes, rec: ContainerRecord, rootfs: string): Promise<{ mounts: OciMount[]; rootfsPropagation?: string }> {
   const mps = Object.values(rec.MountPoints ?? {});
   const out: OciMount[] = [];
   let rootfsPropagation: string | undefined;
@@ -393,7 +392,8 @@ export async function startMounts(volumes: Volumes, rec: ContainerRecord, rootfs
     if (m.Type === 'volume') {
       source = await volumes.mount(m.Name!, rec.ID, { destination: m.Destination, rw: m.RW, propagation: m.Propagation ?? '' });
       if (m.CopyPending) {
-        await volumes.fill(() => prefill(rootfs, m.Destination, source, () => volumes.mountedByOthers(m.Name!, rec.ID))).catch((err) => {
+        const name = m.Name!;
+        await volumes.fill(() => engine.call('volume_prefill', { rootfs, destination: m.Destination, volumePath: source, inUseElsewhere: volumes.mountedByOthers(name, rec.ID) })).catch((err) => {
           throw new SystemError(`failed to copy the image's content at ${m.Destination} into volume ${m.Name}: ${toWire(err).message}`);
         });
         m.CopyPending = false;
@@ -460,82 +460,3 @@ export async function removeMounts(volumes: Volumes, rec: ContainerRecord, remov
   if (errors.length) throw new SystemError(`Error while removing volume: ${errors.join('; ')}`);
 }
 
-/**
- * prefill copies the image's content at the destination into an empty volume, with owners,
- * modes and times (dockerd's CopyImagePathContent). The source is resolved inside the root
- * filesystem: a symlink cannot lead the copy out of it. The copy is made in a private staging
- * directory beside the volume's _data (no container can reach it) and its top-level entries
- * renamed in, so a container already using the volume cannot redirect the writes with
- * symlinks (rename replaces a name, it never follows one). A volume on its own device
- * (--opt device) cannot take a rename from outside it: it is filled in place only when no
- * other container has it mounted, and otherwise left as it is (a warning says so).
- */
-async function prefill(rootfs: string, destination: string, volumePath: string, othersUseIt: () => boolean): Promise<void> {
-  let src: string;
-  try {
-    src = resolveInRootSync(rootfs, destination, { followFinal: true });
-  } catch {
-    return;
-  }
-  const st = await stat(src).catch(() => null);
-  if (!st || !st.isDirectory()) return;
-  if ((await readdir(volumePath)).length > 0) return;
-  const staging = join(dirname(volumePath), `.prefill-${randomBytes(6).toString('hex')}`);
-  await mkdir(staging, { mode: 0o700 });
-  try {
-    await copyTree(src, staging, new Map());
-    const names = await readdir(staging);
-    for (const [i, name] of names.entries()) {
-      try {
-        await rename(join(staging, name), join(volumePath, name));
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EXDEV' && i === 0) {
-          if (othersUseIt()) {
-            logger.warn(`volume pre-fill: ${volumePath} is on another device and in use by another container: not filled`);
-            return;
-          }
-          await copyTree(src, volumePath, new Map());
-          break;
-        }
-        // Written meanwhile by a container that has the volume: its entry stays.
-        if (code !== 'EEXIST' && code !== 'ENOTEMPTY' && code !== 'ENOTDIR' && code !== 'EISDIR') throw err;
-      }
-    }
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
-  await lchown(volumePath, st.uid, st.gid);
-  await chmod(volumePath, st.mode & 0o7777);
-  await utimes(volumePath, st.atime, st.mtime);
-}
-
-async function copyTree(src: string, dst: string, inodes: Map<string, string>): Promise<void> {
-  for (const name of await readdir(src)) {
-    const s = join(src, name);
-    const d = join(dst, name);
-    const st = await lstat(s);
-    if (st.isDirectory()) {
-      await mkdir(d, { mode: 0o700 });
-      await copyTree(s, d, inodes);
-    } else if (st.isSymbolicLink()) {
-      await symlink(await readlink(s), d);
-    } else if (st.isFile()) {
-      const key = `${st.dev}:${st.ino}`;
-      const first = st.nlink > 1 ? inodes.get(key) : undefined;
-      if (first) {
-        await link(first, d);
-        continue;
-      }
-      await copyFile(s, d);
-      if (st.nlink > 1) inodes.set(key, d);
-    } else {
-      // Devices, fifos and sockets: Node cannot mknod; dockerd copies them, berth skips them.
-      logger.warn(`volume pre-fill: skipping special file ${s}`);
-      continue;
-    }
-    await lchown(d, st.uid, st.gid);
-    if (!st.isSymbolicLink()) await chmod(d, st.mode & 0o7777);
-    await lutimes(d, st.atime, st.mtime);
-  }
-}

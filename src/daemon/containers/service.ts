@@ -442,7 +442,7 @@ export class Containers {
       rec.LogPath = join(dir, `${rec.ID}-json.log`);
       const netns = net.netns;
       const spec = this.runSpec(rec, rootfs, netns);
-      Object.assign(spec, await startMounts(this.d.volumes, rec, rootfs));
+      Object.assign(spec, await startMounts(this.engine, this.d.volumes, rec, rootfs));
       spec.env.push(...links.env.filter((e) => !spec.env.some((x) => x.split('=')[0] === e.split('=')[0])));
       await this.engine.call('exec_create', { spec });
       created = true;

@@ -5,8 +5,7 @@
  * thread pool or a child process), never blocking the main thread.
  */
 import { execFile } from 'node:child_process';
-import { lstat, readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { InvalidParameterError, NotImplementedError, SystemError } from '../../errdefs/errors.js';
 
 /** The option keys dockerd's local driver accepts on Linux. */
@@ -75,38 +74,3 @@ export function unescapeMountPath(p: string): string {
   return p.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
-/**
- * dirSize is what dockerd's directory.Size counts: the bytes of everything but directories,
- * each inode once, without crossing into other filesystems (a volume's own mounts).
- */
-export async function dirSize(dir: string): Promise<number> {
-  const seen = new Set<string>();
-  let total = 0;
-  let dev: number | null = null;
-  const walk = async (d: string): Promise<void> => {
-    let names: string[];
-    try {
-      names = await readdir(d);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      const p = join(d, n);
-      const st = await lstat(p).catch(() => null);
-      if (!st) continue;
-      if (st.isDirectory()) {
-        if (dev === null || st.dev === dev) await walk(p);
-        continue;
-      }
-      const key = `${st.dev}:${st.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      total += st.size;
-    }
-  };
-  const root = await lstat(dir).catch(() => null);
-  if (!root) return 0;
-  dev = root.dev;
-  await walk(dir);
-  return total;
-}

@@ -18,7 +18,7 @@ import type { Events } from '../../events/events.js';
 import { atomicWriteFile } from '../../fs/atomic.js';
 import { Filters } from '../../protocol/filters.js';
 import type { VolumeDoc, VolumeListResult, VolumesPruneReport } from '../../protocol/types/volumes.js';
-import { dirSize, mountVolume, mountedPaths, needsMount, unmountVolume, validateOpts } from './local.js';
+import { mountVolume, mountedPaths, needsMount, unmountVolume, validateOpts } from './local.js';
 
 export const LOCAL = 'local';
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -46,6 +46,8 @@ export interface VolumeDeps {
   /** The containers that reference a volume (their records' MountPoints). */
   users: (name: string) => VolumeUser[];
   log: (msg: string) => void;
+  /** The sizes of these directories (the graph actor walks them: no bulk I/O on the main thread). */
+  sizes: (paths: string[]) => Promise<number[]>;
 }
 
 export interface MountAttrs {
@@ -270,7 +272,7 @@ export class Volumes {
         if (!isEmptyMap(v.Options) || this.usersOf(v.Name).length) continue;
         if (!f.matchKVList('label', v.Labels ?? {})) continue;
         if (f.has('label!') && f.get('label!').some((l) => labelMatches(l, v.Labels ?? {}))) continue;
-        const size = await dirSize(this.mountpoint(v.Name));
+        const [size = 0] = await this.d.sizes([this.mountpoint(v.Name)]);
         try {
           await this.destroy(v.Name);
         } catch (err) {
@@ -343,7 +345,7 @@ export class Volumes {
     const out: VolumeDoc[] = [];
     for (const v of [...this.vols.values()]) {
       if (!isEmptyMap(v.Options)) continue;
-      const size = await dirSize(this.mountpoint(v.Name));
+      const [size = 0] = await this.d.sizes([this.mountpoint(v.Name)]);
       out.push({ ...this.doc(v), UsageData: { RefCount: this.usersOf(v.Name).length, Size: size } });
     }
     return out;
