@@ -11,6 +11,7 @@ import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, copyFileSync, mkdirSync, existsSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { run, startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
 import { diskState, removeDir } from '../helpers/images.js';
 import { ociBusybox, skopeoCopy, skopeoPull, startRegistry, type OciImage, type Registry } from '../helpers/registry.js';
@@ -270,6 +271,47 @@ test.serial('a pull cut by the registry dying leaves nothing; /_ping stays fast 
     t.is((await b.docker(['image', 'inspect', `${reg2.host}/big:1`])).code, 1);
   } finally {
     await reg2.stop();
+  }
+});
+
+test.serial('a connection reset in the middle of a blob is resumed with a Range request', async (t) => {
+  const big = ociBusybox(join(work, 'g'), { tag: '1', extraLayers: 1, bigLayerBytes: 30 << 20 });
+  t.is((await skopeoCopy(big.ref, reg, 'resume:1', { format: 'v2s2' })).code, 0);
+  // A TCP proxy in front of the registry that cuts the first connection carrying more than 8 MB back.
+  let cut = false;
+  let ranges = 0;
+  const proxy = createNetServer((c) => {
+    const up = connect(reg.port, '127.0.0.1');
+    let down = 0;
+    c.on('data', (d) => {
+      if (/\r\nRange: bytes=\d+-/i.test(d.toString('latin1'))) ranges++;
+      up.write(d);
+    });
+    up.on('data', (d) => {
+      down += d.length;
+      if (!cut && down > 8 << 20) {
+        cut = true;
+        c.resetAndDestroy();
+        up.destroy();
+        return;
+      }
+      c.write(d);
+    });
+    up.on('error', () => c.destroy());
+    c.on('error', () => up.destroy());
+    up.on('close', () => c.end());
+    c.on('close', () => up.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  const port = (proxy.address() as AddressInfo).port;
+  try {
+    const r = await ok(['pull', `127.0.0.1:${port}/resume:1`]);
+    t.true(r.stdout.includes(`Status: Downloaded newer image for 127.0.0.1:${port}/resume:1`), r.stdout);
+    t.true(cut, 'the proxy cut a download');
+    t.true(ranges >= 1, 'the download went on with a Range request');
+    t.is((await b.docker(['run', '--rm', '--network', 'none', `127.0.0.1:${port}/resume:1`, 'cat', '/layer1.txt'])).stdout, 'layer 1\n');
+  } finally {
+    proxy.close();
   }
 });
 
