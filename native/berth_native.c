@@ -42,6 +42,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
 #include <unistd.h>
@@ -557,6 +558,33 @@ static napi_value js_unlinkat(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/*
+ * mount(source, target, fstype, flags, data) and umount2(target, flags): the syscalls the graph
+ * actor used mount(8) and umount(8) for — a process each, on every container's create, start
+ * and exit. data is at most a page, as the kernel takes it.
+ */
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char source[4096], target[4096], fstype[256], data[4096];
+  if (argc != 5 || get_str(env, argv[0], source, sizeof source) || get_str(env, argv[1], target, sizeof target) ||
+      get_str(env, argv[2], fstype, sizeof fstype) || get_str(env, argv[4], data, sizeof data)) return NULL;
+  unsigned long flags = (unsigned long)(uint32_t)arg_i32(env, argv[3]);
+  if (mount(source, target, fstype[0] ? fstype : NULL, flags, data[0] ? data : NULL) != 0) return throw_errno(env, target, errno);
+  return undefined(env);
+}
+
+static napi_value js_umount2(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char target[4096];
+  if (argc != 2 || get_str(env, argv[0], target, sizeof target)) return NULL;
+  if (umount2(target, arg_i32(env, argv[1])) != 0) return throw_errno(env, target, errno);
+  return undefined(env);
+}
+
 /* mknodat(dirfd, name, mode, major, minor): mode includes the file type. */
 static napi_value js_mknodat(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -691,6 +719,8 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "utimensat", js_utimensat);
   export_fn(env, exports, "readlinkat", js_readlinkat);
   export_fn(env, exports, "fstatat", js_fstatat);
+  export_fn(env, exports, "mount", js_mount);
+  export_fn(env, exports, "umount2", js_umount2);
   return exports;
 }
 

@@ -43,7 +43,15 @@ export interface BerthNative {
   readlinkat(dirfd: number, name: string): string;
   /** null when the name does not exist. */
   fstatat(dirfd: number, name: string, flags: number): NativeStat | null;
+
+  /** mount(2): fstype '' and data '' are NULL; flags are MS_* bits (see MS below). */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  /** umount2(2): flags are MNT_* bits. */
+  umount2(target: string, flags: number): void;
 }
+
+/** The mount(2) flags berth uses. */
+export const MS = { RDONLY: 0x1, REMOUNT: 0x20, BIND: 0x1000, REC: 0x4000 } as const;
 
 export interface NativeStat {
   mode: number;
