@@ -23,11 +23,20 @@ export interface DaemonConfig {
   dnsSearch: string[];
   registryMirrors: string[];
   insecureRegistries: string[];
+  /** Layers a pull downloads at once (dockerd's --max-concurrent-downloads, 3; 0 = no limit). */
+  maxConcurrentDownloads: number;
+  /** Layers a push uploads at once (dockerd's --max-concurrent-uploads, 5; 0 = no limit). */
+  maxConcurrentUploads: number;
   /**
    * certs.d of the registries (<dir>/<host[:port]>/ca.crt, *.cert/*.key): dockerd's
    * /etc/docker/certs.d, or BERTH_REGISTRY_CERTS_DIR (tests point it at a temp dir). Not a flag.
    */
   registryCertsDir: string;
+  /**
+   * A cap on every registry request's idle timeout (ms; 0 = the transport's own: 15 s ping, 30-60 s
+   * manifests and blobs). BERTH_REGISTRY_TIMEOUT_MS, for tests of a hanging registry. Not a flag.
+   */
+  registryTimeoutMs: number;
   iptables: boolean;
   ipForward: boolean;
   ipMasq: boolean;
@@ -201,6 +210,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (!ok) throw arg(m, '--registry-mirror', `invalid mirror: "${m}" is not a valid URI (want http(s)://host[:port])`);
   }
 
+  // dockerd's config.Validate: a negative limit is refused (0 means no limit, as its transfer manager).
+  const maxDownloads = value<number>('max-concurrent-downloads');
+  if (maxDownloads < 0) throw new ConfigError(`invalid max concurrent downloads: ${maxDownloads}`);
+  const maxUploads = value<number>('max-concurrent-uploads');
+  if (maxUploads < 0) throw new ConfigError(`invalid max concurrent uploads: ${maxUploads}`);
+
   // Drivers.
   const storageDriver = value<string>('storage-driver');
   if (storageDriver && !STORAGE_DRIVERS.includes(storageDriver)) {
@@ -264,7 +279,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       dnsSearch,
       registryMirrors: mirrors,
       insecureRegistries: value<string[]>('insecure-registry'),
+      maxConcurrentDownloads: maxDownloads,
+      maxConcurrentUploads: maxUploads,
       registryCertsDir: process.env.BERTH_REGISTRY_CERTS_DIR || '/etc/docker/certs.d',
+      registryTimeoutMs: Math.max(0, Number(process.env.BERTH_REGISTRY_TIMEOUT_MS) || 0),
       iptables: value<boolean>('iptables'),
       ipForward: value<boolean>('ip-forward'),
       ipMasq: value<boolean>('ip-masq'),
@@ -319,6 +337,8 @@ export function configAttributes(c: DaemonConfig): Record<string, string> {
     labels: list(c.labels),
     'live-restore': String(c.liveRestore),
     'log-level': c.logLevel,
+    'max-concurrent-downloads': String(c.maxConcurrentDownloads),
+    'max-concurrent-uploads': String(c.maxConcurrentUploads),
     mtu: String(c.mtu),
     'registry-mirrors': list(c.registryMirrors),
     'storage-driver': c.storageDriver,

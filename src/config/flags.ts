@@ -40,6 +40,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'dns-search', type: 'list', key: 'dns-search', default: [], arg: 'list', usage: 'DNS search domains to use' },
   { name: 'registry-mirror', type: 'list', key: 'registry-mirrors', default: [], arg: 'list', usage: 'Preferred registry mirror' },
   { name: 'insecure-registry', type: 'list', key: 'insecure-registries', default: [], arg: 'list', usage: 'Enable insecure registry communication' },
+  { name: 'max-concurrent-downloads', type: 'int', key: 'max-concurrent-downloads', default: 3, arg: 'int', usage: 'Set the max concurrent downloads for each pull' },
+  { name: 'max-concurrent-uploads', type: 'int', key: 'max-concurrent-uploads', default: 5, arg: 'int', usage: 'Set the max concurrent uploads for each push' },
   { name: 'iptables', type: 'bool', key: 'iptables', default: true, usage: 'Enable addition of iptables rules' },
   { name: 'ip-forward', type: 'bool', key: 'ip-forward', default: true, usage: 'Enable net.ipv4.ip_forward' },
   { name: 'ip-masq', type: 'bool', key: 'ip-masq', default: true, usage: 'Enable IP masquerading' },

@@ -23,7 +23,14 @@ import { versionInfo } from './version.js';
 
 /** What the graph actor needs of the daemon's registry flags. */
 function registrySettingsOf(c: DaemonConfig): RegistrySettingsArgs {
-  return { mirrors: c.registryMirrors, insecure: c.insecureRegistries, certsDir: c.registryCertsDir };
+  return {
+    mirrors: c.registryMirrors,
+    insecure: c.insecureRegistries,
+    certsDir: c.registryCertsDir,
+    timeoutMs: c.registryTimeoutMs || undefined,
+    maxConcurrentDownloads: c.maxConcurrentDownloads,
+    maxConcurrentUploads: c.maxConcurrentUploads,
+  };
 }
 
 export interface DaemonDeps {
@@ -191,7 +198,7 @@ export class Daemon {
     };
   }
 
-  /** reload applies what can change without a restart (SIGHUP): log level, debug, labels, registry mirrors and insecure registries. */
+  /** reload applies what can change without a restart (SIGHUP): log level, debug, labels, registry mirrors, insecure registries and the download/upload limits. */
   reload(next: DaemonConfig): void {
     this.config = {
       ...this.config,
@@ -202,6 +209,8 @@ export class Daemon {
       shutdownTimeout: next.shutdownTimeout,
       registryMirrors: next.registryMirrors,
       insecureRegistries: next.insecureRegistries,
+      maxConcurrentDownloads: next.maxConcurrentDownloads,
+      maxConcurrentUploads: next.maxConcurrentUploads,
     };
     this.deps.engine.call('registry_settings', registrySettingsOf(this.config)).catch((err: unknown) => logger.error(`Error reconfiguring the registries: ${(err as Error).message}`));
   }

@@ -282,7 +282,7 @@ function fileTar(work: string, name: string, content: Buffer | string): Buffer {
  * `extraLayers` small layers (file /layerN.txt, N = 1..), CMD ["/bin/sh"], into `<workDir>/oci`.
  * `bigLayerBytes` adds one more layer with a file of that many random bytes (for progress bars).
  */
-export function ociBusybox(workDir: string, opts: { tag?: string; extraLayers?: number; bigLayerBytes?: number; cmd?: string[] } = {}): OciImage {
+export function ociBusybox(workDir: string, opts: { tag?: string; extraLayers?: number; bigLayerBytes?: number; cmd?: string[]; architecture?: string; variant?: string } = {}): OciImage {
   const tag = opts.tag ?? 'latest';
   const dir = join(workDir, 'oci');
   const blobs = join(dir, 'blobs', 'sha256');
@@ -308,7 +308,8 @@ export function ociBusybox(workDir: string, opts: { tag?: string; extraLayers?: 
   const config = Buffer.from(
     JSON.stringify({
       created,
-      architecture: 'amd64',
+      architecture: opts.architecture ?? 'amd64',
+      ...(opts.variant ? { variant: opts.variant } : {}),
       os: 'linux',
       config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: opts.cmd ?? ['/bin/sh'] },
       rootfs: { type: 'layers', diff_ids: diffIds },
@@ -334,6 +335,57 @@ export function ociBusybox(workDir: string, opts: { tag?: string; extraLayers?: 
     }),
   );
   return { dir, tag, ref: `oci:${dir}:${tag}`, layers: layers.map((l) => l.digest), diffIds, configDigest, manifestDigest };
+}
+
+export interface OciIndexImage {
+  /** The layout directory; `oci:<dir>:<tag>` for skopeo (use `skopeo copy --all` to push every platform). */
+  dir: string;
+  tag: string;
+  ref: string;
+  /** The OCI image index's digest in the layout (the registry keeps it as is with --all --format oci). */
+  indexDigest: string;
+  /** One image per platform, in the index's order. */
+  images: Array<OciImage & { platform: { os: string; architecture: string; variant?: string } }>;
+}
+
+/**
+ * ociMultiPlatform writes an OCI layout whose `tag` is an image index with one busybox image per
+ * platform (each from ociBusybox with that architecture in its config, so every image has its own
+ * config digest and ID; the layers are the same bytes). The platforms default to linux/amd64 and
+ * linux/arm64/v8.
+ */
+export function ociMultiPlatform(workDir: string, opts: { tag?: string; platforms?: Array<{ architecture: string; variant?: string }>; extraLayers?: number } = {}): OciIndexImage {
+  const tag = opts.tag ?? 'latest';
+  const platforms = opts.platforms ?? [{ architecture: 'amd64' }, { architecture: 'arm64', variant: 'v8' }];
+  const dir = join(workDir, 'oci');
+  const blobs = join(dir, 'blobs', 'sha256');
+  mkdirSync(blobs, { recursive: true });
+  const images: OciIndexImage['images'] = [];
+  const entries: unknown[] = [];
+  for (const p of platforms) {
+    const sub = join(workDir, `p-${p.architecture}${p.variant ?? ''}`);
+    mkdirSync(join(sub, 'build'), { recursive: true });
+    // One busybox tar for every platform (the layer is shared), built once.
+    if (images.length > 0) writeFileSync(join(sub, 'build', 'busybox.tar'), readFileSync(join(workDir, `p-${platforms[0]!.architecture}${platforms[0]!.variant ?? ''}`, 'build', 'busybox.tar')));
+    const img = ociBusybox(sub, { tag: 'x', extraLayers: opts.extraLayers ?? 1, architecture: p.architecture, variant: p.variant });
+    for (const d of [...img.layers, img.configDigest, img.manifestDigest]) writeFileSync(join(blobs, d.slice(7)), readFileSync(join(img.dir, 'blobs', 'sha256', d.slice(7))));
+    const size = readFileSync(join(img.dir, 'blobs', 'sha256', img.manifestDigest.slice(7))).length;
+    const platform = { architecture: p.architecture, os: 'linux', ...(p.variant ? { variant: p.variant } : {}) };
+    entries.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: img.manifestDigest, size, platform });
+    images.push({ ...img, dir, tag, ref: `oci:${dir}:${tag}`, platform });
+  }
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries }));
+  const indexDigest = sha(index);
+  writeFileSync(join(blobs, indexDigest.slice(7)), index);
+  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: index.length, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
+  return { dir, tag, ref: `oci:${dir}:${tag}`, indexDigest, images };
 }
 
 /** n incompressible bytes (a counter-mode sha256 stream), so a layer's compressed size stays near n. */

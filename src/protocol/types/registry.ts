@@ -21,6 +21,12 @@ export interface RegistrySettingsArgs {
   insecure: string[];
   /** certs.d: /etc/docker/certs.d unless BERTH_REGISTRY_CERTS_DIR says otherwise. */
   certsDir: string;
+  /** --max-concurrent-downloads: layers one pull downloads at once (0 = no limit); 3 when absent. */
+  maxConcurrentDownloads?: number;
+  /** --max-concurrent-uploads: layers one push uploads at once (0 = no limit); 5 when absent. */
+  maxConcurrentUploads?: number;
+  /** Caps every request's idle timeout (ms): BERTH_REGISTRY_TIMEOUT_MS, for tests of a hanging registry. */
+  timeoutMs?: number;
 }
 
 /** POST /auth: dockerd's AuthenticateOKBody, in its key order. */

@@ -15,6 +15,7 @@ import { rootCertificates } from 'node:tls';
 import { CancelledError } from '../../../src/errdefs/errors.js';
 import { goNetError, opOf, RegistryError } from './errors.js';
 import type { Endpoint, RequestOptions, Response } from './transport.js';
+import { idleTimeout } from './settings.js';
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 /** Go's http.Client follows at most 10 redirects. */
@@ -95,7 +96,7 @@ export function drain(res: Response): void {
 function once(url: string, method: string, headers: OutgoingHttpHeaders, opts: SendOptions): Promise<Response> {
   const op = opOf(method);
   const u = new URL(url);
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const timeoutMs = idleTimeout(opts.timeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
   return new Promise<Response>((resolve, reject) => {
     if (opts.signal?.aborted) {
       reject(new RegistryError('cancelled', 'aborted', op, url, 'context canceled'));

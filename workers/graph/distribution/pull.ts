@@ -5,7 +5,7 @@
  *                 the entry for the platform (linux/<arch> unless asked), schema 1 is refused
  *   config        fetched and checked against its digest; its rootfs.diff_ids give every
  *                 layer's chainID, so layers already in the store are "Already exists"
- *   layers        the missing ones downloaded 3 at a time into <data-root>/tmp/pull-*, each
+ *   layers        the missing ones downloaded --max-concurrent-downloads (3) at a time into <data-root>/tmp/pull-*, each
  *                 resumed with a Range request when its connection drops (bounded retries), its
  *                 digest verified by a pool task; then extracted in order by the pool, through the
  *                 same layer-store path import and load use, the diffID checked before the layer
@@ -32,8 +32,10 @@ import type { PullArgs } from '../../../src/protocol/types/distribution.js';
 import { MANIFEST_ACCEPT, parseManifest, parsePlatform, pickPlatform, registryError, sha256, shortID, type Descriptor, type Platform } from './manifest.js';
 import { Messages } from './messages.js';
 import { isNetworkError, repoInfo, withEndpoints, type Distribution, type RepoInfo } from './registry.js';
+import { maxConcurrentDownloads } from './settings.js';
 
 
+/** dockerd's default --max-concurrent-downloads (the daemon's setting is in settings.ts). */
 export const MAX_CONCURRENT_DOWNLOADS = 3;
 const MAX_ATTEMPTS = 5;
 const errRootFSMismatch = 'layers from manifest don\'t match image configuration';
@@ -179,10 +181,18 @@ async function pullRef(s: ImageService, dist: Distribution, session: Session, re
   const layers = manifest.layers;
   if (diffIDs.length !== layers.length) throw new SystemError(errRootFSMismatch);
 
-  if (!s.images.get(id) || chainIDs(diffIDs).some((c) => !s.layers.get(c))) {
-    await fetchLayers(s, dist, session, repo, layers, diffIDs, out, signal);
+  // The whole chain is held until the image exists: a layer this pull found or another pull
+  // made must not be released under it (another pull failing, an rmi) before its image names it.
+  const release = s.hold(chainIDs(diffIDs));
+  let image;
+  try {
+    if (!s.images.get(id) || chainIDs(diffIDs).some((c) => !s.layers.get(c))) {
+      await fetchLayers(s, dist, session, repo, layers, diffIDs, out, signal);
+    }
+    ({ image } = await s.images.create(cfgBody.raw, true));
+  } finally {
+    release();
   }
-  const { image } = await s.images.create(cfgBody.raw, true);
   await out.message(`Digest: ${manifestDigest}`);
   // References as dockerd's pullV2Tag: an unchanged tag only gains the repo digest.
   const digestRef: Reference = { name: ref.name, digest: manifestDigest };
@@ -206,7 +216,7 @@ async function pullRef(s: ImageService, dist: Distribution, session: Session, re
 }
 
 /**
- * fetchLayers downloads what is missing (3 at a time) and registers the layers bottom up as
+ * fetchLayers downloads what is missing (--max-concurrent-downloads at a time) and registers the layers bottom up as
  * their downloads finish. On any failure the downloads stop and the layers this pull made go.
  */
 async function fetchLayers(s: ImageService, dist: Distribution, session: Session, repo: RepoInfo, layers: Descriptor[], diffIDs: string[], out: Messages, signal: AbortSignal): Promise<void> {
@@ -224,7 +234,7 @@ async function fetchLayers(s: ImageService, dist: Distribution, session: Session
   const onOuter = () => abort.abort(signal.reason);
   signal.addEventListener('abort', onOuter, { once: true });
   const made: string[] = [];
-  const limit = new Limit(MAX_CONCURRENT_DOWNLOADS);
+  const limit = new Limit(maxConcurrentDownloads());
   const todo = layers.slice(present).map((d, k) => ({ desc: d, index: present + k, file: join(stage, `${k}`) }));
   for (const t of todo) {
     if (t.desc.urls?.length && /foreign/.test(t.desc.mediaType)) throw new SystemError(`berth does not download foreign layers (${t.desc.digest})`);

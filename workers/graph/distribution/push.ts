@@ -27,8 +27,10 @@ import type { PushArgs } from '../../../src/protocol/types/distribution.js';
 import { MT, registryError, schema2Manifest, sha256, shortID } from './manifest.js';
 import { Messages } from './messages.js';
 import { isNetworkError, repoInfo, withEndpoints, type Distribution, type RepoInfo } from './registry.js';
+import { maxConcurrentUploads } from './settings.js';
 
 
+/** dockerd's default --max-concurrent-uploads (the daemon's setting is in settings.ts). */
 export const MAX_CONCURRENT_UPLOADS = 5;
 const MAX_MOUNT_ATTEMPTS = 3;
 const MAX_UPLOAD_ATTEMPTS = 3;
@@ -170,7 +172,10 @@ async function pushTag(s: ImageService, dist: Distribution, session: Session, re
   if (chain.some((l) => !l)) throw new SystemError(`a layer of ${img.id} is missing`);
   const top = [...chain].reverse();
   for (const l of top) await out.update(shortID(l.diffID), 'Preparing');
-  // At most 5 layers at once; the manifest lists them bottom first.
+  // At most --max-concurrent-uploads (5) layers at once; the manifest lists them bottom first.
+  // The ones beyond the limit say "Waiting" at once, after the Preparing lines, as dockerd's.
+  const limit = maxConcurrentUploads();
+  for (let k = limit; k < top.length; k++) await out.update(shortID(top[k]!.diffID), 'Waiting');
   const results = new Array<Pushed>(chain.length);
   let next = 0;
   const abort = new AbortController();
@@ -181,7 +186,6 @@ async function pushTag(s: ImageService, dist: Distribution, session: Session, re
   const worker = async () => {
     while (next < order.length && !failure) {
       const i = order[next++]!;
-      if (next > MAX_CONCURRENT_UPLOADS) await out.update(shortID(chain[i]!.diffID), 'Waiting').catch(() => {});
       try {
         results[i] = await pushLayer(s, dist, session, repo, chain[i]!, out, abort.signal);
       } catch (err) {
@@ -191,7 +195,7 @@ async function pushTag(s: ImageService, dist: Distribution, session: Session, re
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(MAX_CONCURRENT_UPLOADS, order.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(limit, order.length) }, worker));
   } finally {
     signal.removeEventListener('abort', onOuter);
   }

@@ -34,6 +34,12 @@ export interface RegistrySettings {
   insecure: string[];
   /** Where <host[:port]>/ca.crt, *.crt (CAs) and *.cert/*.key (client pairs) live: /etc/docker/certs.d. */
   certsDir: string;
+  /** --max-concurrent-downloads: layers one pull downloads at once; 0 = no limit (3 when absent). */
+  maxConcurrentDownloads?: number;
+  /** --max-concurrent-uploads: layers one push uploads at once; 0 = no limit (5 when absent). */
+  maxConcurrentUploads?: number;
+  /** Caps every request's idle timeout (ms): BERTH_REGISTRY_TIMEOUT_MS, for tests of a hanging registry. */
+  timeoutMs?: number;
 }
 
 /** X-Registry-Auth, decoded (dockerd's AuthConfig). */

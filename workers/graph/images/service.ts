@@ -198,9 +198,31 @@ export class ImageService {
     return { removed, bytes };
   }
 
-  /** The chainIDs something still needs: other images' chains, and containers' parents. */
+  /** Layers jobs in flight count on (a pull between its first layer and its image): chainID → holders. */
+  private readonly held = new Map<string, number>();
+
+  /**
+   * hold keeps layers from being released while a job that is not done yet counts on them (a
+   * pull whose image does not exist yet sits on layers another pull made or found): the returned
+   * function lets go (once). Held layers are "used" to releaseLayers and releaseChain.
+   */
+  hold(chains: string[]): () => void {
+    for (const c of chains) this.held.set(c, (this.held.get(c) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      for (const c of chains) {
+        const n = (this.held.get(c) ?? 1) - 1;
+        if (n > 0) this.held.set(c, n);
+        else this.held.delete(c);
+      }
+    };
+  }
+
+  /** The chainIDs something still needs: other images' chains, containers' parents, and layers held by jobs in flight. */
   private async usedChains(exceptImage: string | null): Promise<Set<string>> {
-    const used = new Set<string>();
+    const used = new Set<string>(this.held.keys());
     for (const other of this.images.list()) {
       if (other.id === exceptImage) continue;
       for (const c of chainIDs(other.config.rootfs?.diff_ids ?? [])) used.add(c);
