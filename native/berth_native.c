@@ -43,6 +43,8 @@
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
+#include <net/if.h>
 #include <sys/syscall.h>
 #include <linux/openat2.h>
 #include <unistd.h>
@@ -464,6 +466,51 @@ static napi_value js_socket_in_netns(napi_env env, napi_callback_info info) {
 }
 
 
+/*
+ * netnsCreate(path): a new network namespace, kept by a bind mount on path (an existing empty
+ * file), with its loopback up — what `unshare --net=path ip link set lo up` does, without the
+ * two processes. The calling thread unshares, binds, sets lo up and goes back to its own
+ * namespace before anything else runs on it.
+ */
+static napi_value js_netns_create(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[4096];
+  if (argc != 1 || get_path(env, argv[0], path, sizeof path)) return NULL;
+  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (self < 0) return throw_errno(env, "open /proc/thread-self/ns/net", errno);
+  if (unshare(CLONE_NEWNET) < 0) {
+    int e = errno;
+    close(self);
+    return throw_errno(env, "unshare", e);
+  }
+  const char *what = NULL;
+  int err = 0;
+  if (mount("/proc/thread-self/ns/net", path, NULL, MS_BIND, NULL) < 0) {
+    what = path;
+    err = errno;
+  } else {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags |= IFF_UP, ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+      what = "lo up";
+      err = errno;
+      umount2(path, MNT_DETACH);
+    }
+    if (s >= 0) close(s);
+  }
+  /* Back to this thread's own namespace whatever happened: nothing else may run in the new one. */
+  if (setns(self, CLONE_NEWNET) < 0) abort();
+  close(self);
+  if (what) return throw_errno(env, what, err);
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
 /* ---- *at(2) calls for docker cp: everything relative to a directory fd ------------------- */
 
 /* get_str copies a string argument (which may be empty: "" with AT_EMPTY_PATH) into buf. */
@@ -720,6 +767,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "readlinkat", js_readlinkat);
   export_fn(env, exports, "fstatat", js_fstatat);
   export_fn(env, exports, "mount", js_mount);
+  export_fn(env, exports, "netnsCreate", js_netns_create);
   export_fn(env, exports, "umount2", js_umount2);
   return exports;
 }

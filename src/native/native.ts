@@ -48,6 +48,8 @@ export interface BerthNative {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** umount2(2): flags are MNT_* bits. */
   umount2(target: string, flags: number): void;
+  /** A new network namespace bound to the (existing, empty) file at path, its loopback up. */
+  netnsCreate(path: string): void;
 }
 
 /** The mount(2) flags berth uses. */

@@ -1,18 +1,16 @@
 /**
  * Network namespaces of containers: for `--network none`, a new namespace with only its
  * loopback, up; for `host`, none (the container shares the host's). The namespace is kept by
- * a bind mount at <exec-root>/netns/<container> (unshare --net=FILE, util-linux), so it lives
- * independently of any process, and berth's own directory keeps it apart from `ip netns`.
+ * a bind mount at <exec-root>/netns/<container> (made by the native addon's netnsCreate, as
+ * `unshare --net=FILE` would, without its processes), so it lives independently of any
+ * process, and berth's own directory keeps it apart from `ip netns`.
  * The network issue (#5) adds the bridge's veth to the same namespace.
  */
-import { execFile } from 'node:child_process';
 import { rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { InvalidParameterError, NotImplementedError, SystemError } from '../../src/errdefs/errors.js';
 import { mkdirs } from '../../src/fs/mkdirs.js';
-
-const run = promisify(execFile);
+import { native } from '../../src/native/native.js';
 
 export class Netns {
   constructor(private readonly execRoot: string) {}
@@ -33,11 +31,10 @@ export class Netns {
     if (await stat(path).then(() => true, () => false)) await this.remove(id);
     await writeFile(path, '', { mode: 0o644 });
     try {
-      // One process: unshare binds the new namespace to the file and runs ip inside it.
-      await run('unshare', [`--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+      native().netnsCreate(path);
     } catch (err) {
       await this.remove(id);
-      throw new SystemError(`cannot create the network namespace of ${id}: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+      throw new SystemError(`cannot create the network namespace of ${id}: ${(err as Error).message}`);
     }
     return { path };
   }
@@ -45,7 +42,11 @@ export class Netns {
   async remove(id: string): Promise<void> {
     const path = this.path(id);
     if (!(await stat(path).then(() => true, () => false))) return;
-    await run('umount', [path]).catch(() => {});
+    try {
+      native().umount2(path, 0);
+    } catch {
+      // Not mounted (a create that failed half-way): the file goes all the same.
+    }
     await rm(path, { force: true });
   }
 }
