@@ -605,6 +605,18 @@ static napi_value js_unlinkat(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* closeFd(fd): close(2) of an fd this addon opened (Node's fs.close would warn that it did not open it). */
+static napi_value js_close_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 1) return NULL;
+  if (close(arg_i32(env, argv[0])) != 0) return throw_errno(env, "close", errno);
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
 /*
  * mount(source, target, fstype, flags, data) and umount2(target, flags): the syscalls the graph
  * actor used mount(8) and umount(8) for — a process each, on every container's create, start
@@ -767,6 +779,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "readlinkat", js_readlinkat);
   export_fn(env, exports, "fstatat", js_fstatat);
   export_fn(env, exports, "mount", js_mount);
+  export_fn(env, exports, "closeFd", js_close_fd);
   export_fn(env, exports, "netnsCreate", js_netns_create);
   export_fn(env, exports, "umount2", js_umount2);
   return exports;

@@ -48,6 +48,8 @@ export interface BerthNative {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   /** umount2(2): flags are MNT_* bits. */
   umount2(target: string, flags: number): void;
+  /** close(2) of an fd the addon opened (openat2): Node's fs.close warns about fds it did not open. */
+  closeFd(fd: number): void;
   /** A new network namespace bound to the (existing, empty) file at path, its loopback up. */
   netnsCreate(path: string): void;
 }

@@ -16,7 +16,7 @@
  * reached is a mount's destination, the next fd is the mount's host Source. Deeper mounts are
  * met later in the walk, so the longest destination wins. tmpfs mounts have no host side.
  */
-import { closeSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { posix } from 'node:path';
 import { AT, RESOLVE, native, type NativeStat } from '../../../src/native/native.js';
 import type { ArchiveMount } from '../../../src/protocol/types/archive.js';
@@ -83,7 +83,7 @@ export class Walk {
 
 export function closeQuietly(fd: number): void {
   try {
-    closeSync(fd);
+    native().closeFd(fd); // opened by the addon: closed by it (Node's fs would warn)
   } catch {
     // already closed
   }
