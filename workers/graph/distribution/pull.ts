@@ -126,7 +126,12 @@ async function downloadBlob(session: Session, repo: RepoInfo, desc: Descriptor, 
         }
         for await (const c of res.body) {
           const b = c as Buffer;
-          await fh.write(b, 0, b.length, offset);
+          await fh.write(b, 0, b.length, offset).catch((err: NodeJS.ErrnoException) => {
+            res.body.destroy();
+            // Go's *PathError, as dockerd words a full disk: "write <file>: no space left on device".
+            if (err.code === 'ENOSPC') throw new SystemError(`write ${file}: no space left on device`);
+            throw err;
+          });
           offset += b.length;
           await onBytes(offset);
         }
@@ -187,7 +192,7 @@ async function pullRef(s: ImageService, dist: Distribution, session: Session, re
   let image;
   try {
     if (!s.images.get(id) || chainIDs(diffIDs).some((c) => !s.layers.get(c))) {
-      await fetchLayers(s, dist, session, repo, layers, diffIDs, out, signal);
+      await fetchLayers(s, dist, session, repo, layers, diffIDs, out, signal, release);
     }
     ({ image } = await s.images.create(cfgBody.raw, true));
   } finally {
@@ -217,9 +222,10 @@ async function pullRef(s: ImageService, dist: Distribution, session: Session, re
 
 /**
  * fetchLayers downloads what is missing (--max-concurrent-downloads at a time) and registers the layers bottom up as
- * their downloads finish. On any failure the downloads stop and the layers this pull made go.
+ * their downloads finish. On any failure the downloads stop, `letGo` drops this pull's hold on
+ * its chain, and the layers this pull made go — but not those another pull in flight holds.
  */
-async function fetchLayers(s: ImageService, dist: Distribution, session: Session, repo: RepoInfo, layers: Descriptor[], diffIDs: string[], out: Messages, signal: AbortSignal): Promise<void> {
+async function fetchLayers(s: ImageService, dist: Distribution, session: Session, repo: RepoInfo, layers: Descriptor[], diffIDs: string[], out: Messages, signal: AbortSignal, letGo: () => void): Promise<void> {
   const chains = chainIDs(diffIDs);
   let present = 0;
   while (present < chains.length && s.layers.get(chains[present]!)) present++;
@@ -302,6 +308,8 @@ async function fetchLayers(s: ImageService, dist: Distribution, session: Session
     if (!abort.signal.aborted) first ??= err;
     abort.abort(err);
     await Promise.allSettled(downloads);
+    // This pull's hold goes first: what it made is released unless another job holds it or built on it.
+    letGo();
     if (made.length) await s.releaseChain(made.at(-1)!).catch(() => {});
     throw signal.aborted ? err : (first ?? err);
   } finally {
