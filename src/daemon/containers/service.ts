@@ -685,7 +685,8 @@ export class Containers {
       // Decided under the container's lock, so a start cannot slip in between the check and the unmount.
       if (l.rootfsUsers === 0 && this.store.has(rec.ID)) {
         await this.locked(rec, async () => {
-          if (l.rootfsUsers > 0 || rec.State.Running || l.starting) return;
+          // Between two runs of a restart policy it is not in use either (the next start mounts it again).
+          if (l.rootfsUsers > 0 || (rec.State.Running && !rec.State.Restarting) || l.starting) return;
           await this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`));
         }).catch(() => {});
       }
