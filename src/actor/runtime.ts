@@ -111,7 +111,7 @@ export class EngineClient {
     const { port1, port2 } = new MessageChannel();
     const output = new PortReader(port1);
     const done = this.start(name, args, opts, port2) as Promise<ResultOf<K>>;
-    done.catch(() => output.close());
+    done.catch(() => output.closeSoon());
     return { output, done };
   }
 

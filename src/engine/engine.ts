@@ -198,7 +198,7 @@ export class Engine {
     }
     const job = this.job(name, args, { env: opts.env, signal: opts.signal, stdoutPort: port, stdinPort });
     const done = this.run(job) as Promise<ResultOf<K>>;
-    done.catch(() => reader.close());
+    done.catch(() => reader.closeSoon());
     return { output: reader, done };
   }
 

@@ -164,6 +164,17 @@ export class PortReader implements AsyncIterable<Uint8Array> {
     }
   }
 
+  /**
+   * closeSoon is for a job that failed: its stream normally ends by itself (the failure is its
+   * last frame), but the job's reply travels on another port and can arrive first — closing at
+   * once would drop frames still on their way (a pull's "Pulling from" line before its error).
+   * So the reader is closed only if the stream has not ended by itself a moment later.
+   */
+  closeSoon(ms = 2000): void {
+    if (this.finished) return;
+    setTimeout(() => this.close(), ms).unref();
+  }
+
   /** Stop reading: the writer's `closed` signal fires. */
   close(): void {
     if (this.finished) return;

@@ -138,3 +138,26 @@ test('call applies a deadline and cancels the job when it passes', async (t) => 
   await t.throwsAsync(engine.call('version', {}, { timeoutMs: 50 }), { message: 'version: no answer within 50 ms' });
   t.true(aborted);
 });
+
+test('a streaming job that writes then fails: its lines reach the reader before the error, though the reply comes first', async (t) => {
+  // The job's reply (a rejected promise here, a message on another port across threads) is
+  // faster than its stream's frames; the reader must not be closed before they arrive.
+  const engine = new Engine({ logging: false });
+  engine.register('image_pull', async (job) => {
+    await job.stdout.write('{"status":"Pulling from x","id":"1"}\n');
+    throw new NotFoundError('no matching manifest for linux/s390x in the manifest list entries');
+  });
+  for (let i = 0; i < 50; i++) {
+    const { output, done } = engine.stream('image_pull', { image: 'x', tag: '1', platform: '', auth: null });
+    const chunks: string[] = [];
+    let failure: Error | null = null;
+    try {
+      for await (const c of output) chunks.push(Buffer.from(c).toString());
+    } catch (err) {
+      failure = err as Error;
+    }
+    await t.throwsAsync(done);
+    t.is(chunks.join(''), '{"status":"Pulling from x","id":"1"}\n');
+    t.is(failure?.message, 'no matching manifest for linux/s390x in the manifest list entries');
+  }
+});
