@@ -103,3 +103,18 @@ export async function pipeJsonMessages(ctx: RouteContext, output: AsyncIterable<
   }
   ctx.res.end();
 }
+
+/**
+ * streamBegun waits for a job's stream to start (then the handler answers 200 and streams) or
+ * to fail before its first frame (an HTTP error). It waits on the stream's own frames, never on
+ * a race with the job's reply: that reply comes by another port and can overtake the stream,
+ * which turned an error sent after the first lines into an HTTP error now and then.
+ */
+export async function streamBegun(output: { begun: Promise<boolean> }, done: Promise<unknown>): Promise<void> {
+  try {
+    await output.begun;
+  } catch (err) {
+    await done; // the job's own error (the stream carried the same one)
+    throw err;
+  }
+}

@@ -4,7 +4,7 @@
  * the graph actor's tar.
  */
 import { boolValue, readJson, writeJson, type RouteContext } from '../../httputils.js';
-import { pipeToResponse } from '../../stream.js';
+import { pipeToResponse, streamBegun } from '../../stream.js';
 import type { ContainerRouteDeps } from './containerRoutes.js';
 
 export async function getContainersChanges(ctx: RouteContext): Promise<void> {
@@ -13,7 +13,7 @@ export async function getContainersChanges(ctx: RouteContext): Promise<void> {
 
 export async function getContainersExport(ctx: RouteContext): Promise<void> {
   const { output, done } = ctx.engine.stream('container_export', { name: ctx.vars.name! }, { signal: ctx.signal });
-  await Promise.race([output.begun, done]);
+  await streamBegun(output, done);
   // dockerd sets no Content-Type: Go's sniffing of a tar gives this one.
   ctx.res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
   await pipeToResponse(ctx, output, done);

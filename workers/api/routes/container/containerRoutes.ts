@@ -7,7 +7,7 @@ import { InvalidParameterError } from '../../../../src/errdefs/errors.js';
 import type { WaitCondition } from '../../../../src/protocol/types/containers.js';
 import { boolValue, intValue, readJson, writeJson, type RouteContext } from '../../httputils.js';
 import { hijack, isUpgrade, writeHijackError, writeSocket } from '../../hijack.js';
-import { bodyChunks, pipeToResponse } from '../../stream.js';
+import { bodyChunks, pipeToResponse, streamBegun } from '../../stream.js';
 
 export interface ContainerRouteDeps {
   maxJsonBody: number;
@@ -77,7 +77,7 @@ export async function postContainersWait(ctx: RouteContext): Promise<void> {
   const c = ctx.query.get('condition');
   const condition: WaitCondition = c === 'next-exit' || c === 'removed' ? c : 'not-running';
   const { output, done } = ctx.engine.stream('container_wait', { name: ctx.vars.name!, condition }, { signal: ctx.signal });
-  await Promise.race([output.begun, done]);
+  await streamBegun(output, done);
   // The headers go out at once: clients take them as "the wait is registered".
   ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
   ctx.res.flushHeaders();
@@ -101,7 +101,7 @@ export async function getContainersLogs(ctx: RouteContext): Promise<void> {
     },
     { signal: ctx.signal },
   );
-  await Promise.race([output.begun, done]);
+  await streamBegun(output, done);
   // API 1.41 sends the log with no Content-Type, multiplexed or raw.
   ctx.res.writeHead(200);
   await pipeToResponse(ctx, output, done);
@@ -131,7 +131,7 @@ export async function postContainersAttach(ctx: RouteContext): Promise<void> {
     { signal: ctx.signal, stdin: stdin ? bodyChunks(socket) : undefined },
   );
   try {
-    await Promise.race([output.begun, done]);
+    await streamBegun(output, done);
   } catch (err) {
     writeHijackError(ctx, err);
     return;
@@ -198,7 +198,7 @@ export function postExecStart(deps: ContainerRouteDeps) {
     }
     const socket = ctx.req.socket;
     const { output, done } = ctx.engine.stream('container_exec_start', args, { signal: ctx.signal, stdin: upgraded ? bodyChunks(socket) : undefined });
-    await Promise.race([output.begun, done]);
+    await streamBegun(output, done);
     hijack(ctx, true);
     try {
       for await (const chunk of output) await writeSocket(socket, chunk, ctx.signal);

@@ -4,7 +4,7 @@
  */
 import { InvalidParameterError } from '../../../../src/errdefs/errors.js';
 import { boolValue, readJson, writeJson, type RouteContext } from '../../httputils.js';
-import { pipeToResponse } from '../../stream.js';
+import { pipeToResponse, streamBegun } from '../../stream.js';
 import type { ContainerRouteDeps } from './containerRoutes.js';
 
 export async function postContainersPause(ctx: RouteContext): Promise<void> {
@@ -29,7 +29,7 @@ export async function getContainersStats(ctx: RouteContext): Promise<void> {
   const oneShot = boolValue(q, 'one-shot');
   if (oneShot && stream) throw new InvalidParameterError('cannot have stream=true and one-shot=true');
   const { output, done } = ctx.engine.stream('container_stats', { name: ctx.vars.name!, stream, oneShot }, { signal: ctx.signal });
-  await Promise.race([output.begun, done]);
+  await streamBegun(output, done);
   if (!stream) {
     // One document, with its length (as dockerd sends it).
     const chunks: Buffer[] = [];

@@ -7,26 +7,12 @@
 import type { RegistryAuth } from '../../../../src/protocol/types/distribution.js';
 import { writeJson, type RouteContext } from '../../httputils.js';
 import { authConfigFrom, registryAuthOf } from '../../registryAuth.js';
-import { bodyChunks, pipeJsonMessages } from '../../stream.js';
+import { bodyChunks, pipeJsonMessages, streamBegun } from '../../stream.js';
 import { InvalidParameterError } from '../../../../src/errdefs/errors.js';
 
 /** X-Registry-Auth as dockerd reads it for pull, push and /distribution: unreadable means anonymous. */
 const registryAuth = (ctx: RouteContext): RegistryAuth | null => registryAuthOf(ctx.req.headers);
 
-/**
- * begun waits for the job's stream to start (200 and the stream) or to fail before its first
- * line (an HTTP error). It waits on the stream's own frames, not on a race with the job's reply:
- * the reply comes by another channel and can overtake the stream's first frames, which turned
- * an error after "Pulling from" (no matching manifest …) into an HTTP 404 now and then.
- */
-async function begun(output: { begun: Promise<boolean> }, done: Promise<unknown>): Promise<void> {
-  try {
-    await output.begun;
-  } catch (err) {
-    await done; // the job's own error (the stream carried the same one)
-    throw err;
-  }
-}
 
 /** POST /images/create?fromImage=&tag=&platform= (docker pull). */
 export async function postImagesCreatePull(ctx: RouteContext): Promise<void> {
@@ -36,7 +22,7 @@ export async function postImagesCreatePull(ctx: RouteContext): Promise<void> {
     { image: q.get('fromImage') ?? '', tag: q.get('tag') ?? '', platform: q.get('platform') ?? '', auth: registryAuth(ctx) },
     { signal: ctx.signal },
   );
-  await begun(output, done);
+  await streamBegun(output, done);
   ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
   await pipeJsonMessages(ctx, output, done);
 }
@@ -67,7 +53,7 @@ async function pushAuth(ctx: RouteContext): Promise<RegistryAuth | null> {
 export async function postImagesPush(ctx: RouteContext): Promise<void> {
   const auth = await pushAuth(ctx);
   const { output, done } = ctx.engine.stream('image_push', { name: ctx.vars.name ?? '', tag: ctx.query.get('tag') ?? '', auth }, { signal: ctx.signal });
-  await begun(output, done);
+  await streamBegun(output, done);
   ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
   await pipeJsonMessages(ctx, output, done);
 }

@@ -5,7 +5,7 @@
  */
 import { InvalidParameterError, NotImplementedError } from '../../../../src/errdefs/errors.js';
 import { boolValue, writeJson, type RouteContext } from '../../httputils.js';
-import { bodyChunks, pipeJsonMessages, pipeToResponse } from '../../stream.js';
+import { bodyChunks, pipeJsonMessages, pipeToResponse, streamBegun } from '../../stream.js';
 import { postImagesCreatePull } from './distributionRoutes.js';
 
 export async function getImagesJSON(ctx: RouteContext): Promise<void> {
@@ -49,7 +49,7 @@ export async function postImagesCreate(ctx: RouteContext): Promise<void> {
     { repo: q.get('repo') ?? '', tag: q.get('tag') ?? '', message: q.get('message') ?? '', changes: q.getAll('changes'), platform: q.get('platform') ?? '' },
     { signal: ctx.signal, stdin: bodyChunks(ctx.req) },
   );
-  await Promise.race([output.begun, done]);
+  await streamBegun(output, done);
   ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
   await pipeJsonMessages(ctx, output, done);
 }
@@ -58,14 +58,14 @@ export async function postImagesLoad(ctx: RouteContext): Promise<void> {
   // A missing quiet means quiet, as in dockerd.
   const quiet = ctx.query.has('quiet') ? boolValue(ctx.query, 'quiet') : true;
   const { output, done } = ctx.engine.stream('image_load', { quiet }, { signal: ctx.signal, stdin: bodyChunks(ctx.req) });
-  await Promise.race([output.begun, done]);
+  await streamBegun(output, done);
   ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
   await pipeJsonMessages(ctx, output, done);
 }
 
 async function save(ctx: RouteContext, names: string[]): Promise<void> {
   const { output, done } = ctx.engine.stream('image_save', { names }, { signal: ctx.signal });
-  await Promise.race([output.begun, done]);
+  await streamBegun(output, done);
   ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
   await pipeToResponse(ctx, output, done);
 }

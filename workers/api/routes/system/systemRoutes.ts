@@ -5,7 +5,7 @@
  */
 import type { RouteContext } from '../../httputils.js';
 import { writeJson } from '../../httputils.js';
-import { pipeToResponse } from '../../stream.js';
+import { pipeToResponse, streamBegun } from '../../stream.js';
 
 const OK = Buffer.from('OK');
 const PING_HEADERS = {
@@ -46,7 +46,7 @@ export async function getEvents(ctx: RouteContext): Promise<void> {
     { since: q.get('since') ?? undefined, until: q.get('until') ?? undefined, filters: q.get('filters') ?? undefined },
     { signal: ctx.signal },
   );
-  await Promise.race([output.begun, done]);
+  await streamBegun(output, done);
   ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
   ctx.res.flushHeaders();
   await pipeToResponse(ctx, output, done);
