@@ -61,7 +61,53 @@ export function schema1Error(ref: string): InvalidParameterError {
   );
 }
 
-/** parseManifest reads a manifest by its media type (the response's, else the document's). */
+/**
+ * digestError is go-digest's Digest.Validate, for the one algorithm berth stores: null for
+ * `sha256:<64 lower-case hex>`, else distribution's words for what is wrong. A digest from a
+ * registry names files and URLs, so nothing else may pass.
+ */
+export function digestError(d: unknown): string | null {
+  if (typeof d !== 'string') return 'invalid checksum digest format';
+  const i = d.indexOf(':');
+  if (i <= 0 || i + 1 === d.length) return 'invalid checksum digest format';
+  if (d.slice(0, i) !== 'sha256') {
+    return /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(d) ? 'unsupported digest algorithm' : 'invalid checksum digest format';
+  }
+  const enc = d.slice(i + 1);
+  if (enc.length !== 64) return 'invalid checksum digest length';
+  return /^[a-f0-9]{64}$/.test(enc) ? null : 'invalid checksum digest format';
+}
+
+export function isDigest(d: unknown): d is string {
+  return digestError(d) === null;
+}
+
+/** A descriptor of a registry's document, checked: its digest (what), its size (a non-negative integer). */
+function checkDescriptor(d: unknown, what: string, ref: string, sizeRequired: boolean): Descriptor {
+  if (!d || typeof d !== 'object' || Array.isArray(d)) throw new SystemError(`invalid manifest for ${ref}: a ${what} descriptor is not an object`);
+  const desc = d as Descriptor;
+  const bad = digestError(desc.digest);
+  if (bad) throw new SystemError(`could not validate ${what} digest ${JSON.stringify(String(desc.digest))}: ${bad}`);
+  if ((sizeRequired || desc.size !== undefined) && !(Number.isSafeInteger(desc.size) && desc.size >= 0)) {
+    throw new SystemError(`invalid manifest for ${ref}: ${what} ${desc.digest} has an invalid size ${JSON.stringify(desc.size ?? null)}`);
+  }
+  if (desc.urls !== undefined && !(Array.isArray(desc.urls) && desc.urls.every((u) => typeof u === 'string'))) {
+    throw new SystemError(`invalid manifest for ${ref}: ${what} ${desc.digest} has invalid urls`);
+  }
+  if (typeof desc.mediaType !== 'string') desc.mediaType = '';
+  return desc;
+}
+
+function descriptorList(v: unknown, what: string, ref: string, sizeRequired: boolean): Descriptor[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new SystemError(`invalid manifest for ${ref}: ${what}s is not a list`);
+  return v.map((d) => checkDescriptor(d, what, ref, sizeRequired));
+}
+
+/**
+ * parseManifest reads a manifest by its media type (the response's, else the document's).
+ * Every descriptor is checked (digest format, size), as dockerd's "could not validate layer digest".
+ */
 export function parseManifest(raw: Buffer, contentType: string | undefined, ref: string): Manifest {
   let doc: Record<string, unknown>;
   try {
@@ -69,17 +115,20 @@ export function parseManifest(raw: Buffer, contentType: string | undefined, ref:
   } catch (err) {
     throw new SystemError(`invalid manifest for ${ref}: ${(err as Error).message}`);
   }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new SystemError(`invalid manifest for ${ref}: not a JSON object`);
   const ct = (contentType ?? '').split(';')[0]!.trim();
   const mediaType = (typeof doc.mediaType === 'string' && doc.mediaType) || ct;
   if (doc.schemaVersion === 1 || mediaType === MT.schema1 || mediaType === MT.schema1Signed) throw schema1Error(ref);
   if (doc.schemaVersion !== 2) throw new SystemError(`unsupported schema version ${String(doc.schemaVersion)} for ${JSON.stringify(ref)}`);
   if (mediaType === MT.list || mediaType === MT.ociIndex || (Array.isArray(doc.manifests) && !doc.config)) {
-    return { kind: 'index', mediaType: mediaType || MT.ociIndex, manifests: (doc.manifests as Descriptor[]) ?? [] };
+    return { kind: 'index', mediaType: mediaType || MT.ociIndex, manifests: descriptorList(doc.manifests, 'manifest', ref, false) };
   }
   if (mediaType === MT.schema2 || mediaType === MT.ociManifest || doc.config) {
-    const config = doc.config as Descriptor | undefined;
-    if (!config?.digest) throw new SystemError(`invalid manifest for ${ref}: no config`);
-    return { kind: 'image', mediaType: mediaType || MT.ociManifest, config, layers: (doc.layers as Descriptor[]) ?? [] };
+    if (!(doc.config as Descriptor | undefined)?.digest) throw new SystemError(`invalid manifest for ${ref}: no config`);
+    // Layers first, as dockerd's pullSchema2Layers validates them before it asks for the config.
+    const layers = descriptorList(doc.layers, 'layer', ref, true);
+    const config = checkDescriptor(doc.config, 'config', ref, true);
+    return { kind: 'image', mediaType: mediaType || MT.ociManifest, config, layers };
   }
   throw new InvalidParameterError('unsupported manifest format');
 }

@@ -22,7 +22,13 @@ export interface V2Metadata {
   HMAC: string;
 }
 
-const hex = (d: string) => d.replace(/^sha256:/, '');
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const isDigest = (d: unknown): d is string => typeof d === 'string' && DIGEST.test(d);
+/** The file name of a digest: only ever 64 hex characters (a registry's digest must not name a path). */
+const hex = (d: string) => {
+  if (!isDigest(d)) throw new Error(`invalid digest ${JSON.stringify(d)}: invalid checksum digest format`);
+  return d.slice('sha256:'.length);
+};
 const MAX_ENTRIES = 50;
 
 export class V2MetadataStore {
@@ -49,11 +55,12 @@ export class V2MetadataStore {
   }
 
   async list(diffID: string): Promise<V2Metadata[]> {
+    if (!isDigest(diffID)) return [];
     const text = await readFile(this.byDiffID(diffID), 'utf8').catch(() => '');
     if (!text) return [];
     try {
       const doc = JSON.parse(text) as V2Metadata[];
-      return Array.isArray(doc) ? doc.filter((m) => typeof m?.Digest === 'string' && typeof m?.SourceRepository === 'string') : [];
+      return Array.isArray(doc) ? doc.filter((m) => isDigest(m?.Digest) && typeof m?.SourceRepository === 'string') : [];
     } catch {
       return [];
     }
@@ -61,15 +68,18 @@ export class V2MetadataStore {
 
   /** add records that `diffID`'s blob `digest` is in `repository` (most recent last, as dockerd). */
   async add(diffID: string, digest: string, repository: string): Promise<void> {
+    // Both name files: refuse anything but sha256:<hex> before a path is made of them.
+    const files = [this.byDigest(digest), this.byDiffID(diffID)] as const;
     await this.init();
-    await atomicWriteFile(this.byDigest(digest), diffID);
+    await atomicWriteFile(files[0], diffID);
     const list = (await this.list(diffID)).filter((m) => !(m.Digest === digest && m.SourceRepository === repository));
     list.push({ Digest: digest, SourceRepository: repository, HMAC: '' });
-    await atomicWriteFile(this.byDiffID(diffID), JSON.stringify(list.slice(-MAX_ENTRIES)));
+    await atomicWriteFile(files[1], JSON.stringify(list.slice(-MAX_ENTRIES)));
   }
 
   /** remove forgets one entry (a blob the registry no longer has). */
   async remove(diffID: string, digest: string, repository: string): Promise<void> {
+    if (!isDigest(diffID) || !isDigest(digest)) return;
     const list = await this.list(diffID);
     const next = list.filter((m) => !(m.Digest === digest && m.SourceRepository === repository));
     if (next.length !== list.length) await atomicWriteFile(this.byDiffID(diffID), JSON.stringify(next));
