@@ -167,3 +167,56 @@ test('a manifest whose layer digest is a path, for a layer berthd has: refused a
     await b.stop();
   }
 });
+
+test('docker pull -a whose tags/list names a tag that is no tag: dockerd\'s "invalid tag format", nothing stored under it; a bad entry in repositories.json is skipped with a warning', async (t) => {
+  const f = await fakeRegistry();
+  const l1 = layer({ 'a.txt': 'a\n' });
+  const { manifest: m } = serveImage(f, 'tagz', '1', [l1], ['true']);
+  // "Bad Tag/../x" reaches the registry as /v2/tagz/manifests/x: serve it there too.
+  f.manifests.set('tagz:x', m);
+  let tagList: unknown = { name: 'tagz', tags: ['1', 'Bad Tag/../x'] };
+  f.handlers.push((req, res) => {
+    if (!req.url?.startsWith('/v2/tagz/tags/list')) return false;
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(tagList));
+    return true;
+  });
+  const dir = tempDir('bthost-');
+  t.teardown(() => removeDir(dir));
+  let b = await startBerthd({ dir });
+  try {
+    const r = await b.docker(['pull', '-a', `${f.host}/tagz`], { timeoutMs: 60_000 });
+    t.is(r.code, 1, r.stdout);
+    t.is(r.stderr.trim(), 'invalid tag format');
+    // As dockerd: the tags before the bad one are pulled; the bad one is not stored.
+    const repos = diskState(b.dataRoot, driverOf(b)).repositories;
+    t.false(repos.includes('Bad Tag'), repos);
+    t.true(repos.includes(`${f.host}/tagz:1`), repos);
+    // tags that are not strings: Go's unmarshal error, nothing pulled.
+    tagList = { name: 'tagz', tags: ['1', 7] };
+    const r2 = await pullApi(b, `${f.host}/tagz`, '');
+    t.is(r2.status, 500);
+    t.regex(r2.json<{ message: string }>().message, /^json: cannot unmarshal .* of type \[\]string$/);
+    await b.stop();
+    b = await startBerthd({ dir });
+    t.is((await b.docker(['image', 'inspect', `${f.host}/tagz:1`])).code, 0);
+    // A repositories.json entry that is no reference (an older berth wrote such): skipped, with a warning.
+    const driver = driverOf(b);
+    await b.stop();
+    const file = join(b.dataRoot, 'image', driver, 'repositories.json');
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { Repositories: Record<string, Record<string, string>> };
+    const id = doc.Repositories[`${f.host}/tagz`]![`${f.host}/tagz:1`]!;
+    doc.Repositories[`${f.host}/tagz`]![`${f.host}/tagz:Bad Tag/../x`] = id;
+    doc.Repositories['Up/Per'] = { 'Up/Per:1': id, 'ok:1': 'not-an-id' };
+    writeFileSync(file, JSON.stringify(doc));
+    b = await startBerthd({ dir });
+    // (logfmt escapes the quotes)
+    const log = b.output().replace(/\\"/g, '"');
+    t.regex(log, /level=warning msg=".*repositories\.json: skipping the reference "127\.0\.0\.1:\d+\/tagz:Bad Tag\/\.\.\/x": invalid reference format/);
+    t.regex(log, /skipping the reference "Up\/Per:1"/);
+    t.regex(log, /skipping the reference "ok:1": invalid image ID "not-an-id"/);
+    const tags = (await b.docker(['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.trim().split('\n');
+    t.deepEqual(tags, [`${f.host}/tagz:1`]);
+  } finally {
+    await b.stop();
+  }
+});

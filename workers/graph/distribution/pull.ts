@@ -22,7 +22,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobContext } from '../../../src/actor/runtime.js';
 import { InvalidParameterError, NotFoundError, SystemError } from '../../../src/errdefs/errors.js';
-import { familiarName, familiarString, parseNormalized, type Reference } from '../reference.js';
+import { familiarName, familiarString, isValidTag, parseNormalized, type Reference } from '../reference.js';
 import { nowRfc3339Nano } from '../../../src/protocol/time.js';
 import { chainIDs } from '../store/layers.js';
 import { imageID, type ImageConfig } from '../store/images.js';
@@ -320,8 +320,19 @@ async function fetchLayers(s: ImageService, dist: Distribution, session: Session
 
 async function listTags(session: Session, repo: RepoInfo, signal: AbortSignal): Promise<string[]> {
   const body = await readBody(session, `/v2/${repo.path}/tags/list`, 'application/json', signal, `repository ${repo.name} not found: `);
-  const doc = JSON.parse(body.raw.toString('utf8')) as { tags?: string[] | null };
-  return doc.tags ?? [];
+  let doc: { tags?: unknown };
+  try {
+    doc = JSON.parse(body.raw.toString('utf8')) as { tags?: unknown };
+  } catch (err) {
+    throw new SystemError(`invalid tag list for ${repo.name}: ${(err as Error).message}`);
+  }
+  if (!doc || typeof doc !== 'object') throw new SystemError(`invalid tag list for ${repo.name}: not a JSON object`);
+  if (doc.tags === undefined || doc.tags === null) return [];
+  // Go decodes into []string: anything else is its unmarshal error.
+  if (!Array.isArray(doc.tags) || !doc.tags.every((x) => typeof x === 'string')) {
+    throw new SystemError(`json: cannot unmarshal ${JSON.stringify(doc.tags).slice(0, 64)} into Go struct field .tags of type []string`);
+  }
+  return doc.tags as string[];
 }
 
 export async function pullImage(s: ImageService, dist: Distribution, args: PullArgs, ctx: JobContext): Promise<void> {
@@ -337,7 +348,11 @@ export async function pullImage(s: ImageService, dist: Distribution, args: PullA
     const tags = await listTags(session, repo, signal);
     if (tags.length === 0) throw new NotFoundError(`no tags available for ${familiarString(ref)}`);
     let any = false;
-    for (const tag of tags) any = (await pullRef(s, dist, session, repo, { name: ref.name, tag }, platform, out, signal)).updated || any;
+    for (const tag of tags) {
+      // dockerd's reference.WithTag: a registry's tag that is no tag ends the pull (never stored).
+      if (!isValidTag(tag)) throw new SystemError('invalid tag format');
+      any = (await pullRef(s, dist, session, repo, { name: ref.name, tag }, platform, out, signal)).updated || any;
+    }
     return any;
   });
   const shown = familiarString(ref);

@@ -47,7 +47,7 @@ export class ImageService {
     const note = (msg: string) => log.info(msg);
     await s.layers.load(note);
     const pending = await s.images.load(note);
-    await s.refs.load();
+    await s.refs.load((m) => log.warn(m));
     for (const id of pending) {
       if (s.images.get(id) && s.refs.referencesOf(id).length === 0) {
         note(`removing ${id}: its load or import was interrupted`);

@@ -20,13 +20,25 @@ export class ReferenceStore {
 
   constructor(private readonly file: string) {}
 
-  async load(): Promise<void> {
+  /**
+   * load reads the file. An entry that is no reference (or names no image ID) is skipped with a
+   * warning, as dockerd's reload does: one bad entry must not keep the daemon from starting.
+   */
+  async load(warn: (msg: string) => void = (m) => console.warn(m)): Promise<void> {
     const text = await readFile(this.file, 'utf8').catch(() => null);
     if (!text) return;
-    const doc = JSON.parse(text) as { Repositories?: Record<string, Record<string, string>> };
+    const doc = JSON.parse(text) as { Repositories?: Record<string, Record<string, unknown>> };
     for (const repo of Object.values(doc.Repositories ?? {})) {
+      if (!repo || typeof repo !== 'object') continue;
       for (const [s, id] of Object.entries(repo)) {
-        const ref = parseNormalized(s);
+        let ref: Reference;
+        try {
+          ref = parseNormalized(s);
+          if (typeof id !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(id)) throw new Error(`invalid image ID ${JSON.stringify(id)}`);
+        } catch (err) {
+          warn(`${this.file}: skipping the reference ${JSON.stringify(s)}: ${(err as Error).message}`);
+          continue;
+        }
         this.refs.set(refKey(ref), { ref, id });
       }
     }
