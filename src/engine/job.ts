@@ -165,8 +165,24 @@ export class Job {
     return { port: port2, reader: new PortReader(port1) };
   }
 
+  /** name(args) for logs, the SIGQUIT dump and /debug/actors: credentials are never shown. */
   describe(): string {
-    const a = JSON.stringify(this.args);
+    const a = redactedJSON(this.args);
     return `${this.name}(${a && a.length > 120 ? a.slice(0, 117) + '...' : a})`;
+  }
+}
+
+/**
+ * Keys whose values are credentials, at any depth of a job's args (an AuthConfig's password,
+ * auth, identitytoken, registrytoken; an X-Registry-Auth header kept as is).
+ */
+const SECRET_KEY = /^(password|passwd|auth|identity_?token|registry_?token|x-registry-auth|registry_?auth|x-registry-config)$/i;
+
+/** JSON of job args with every credential replaced by "<redacted>" (a value that cannot be read is "<unreadable>"). */
+export function redactedJSON(args: unknown): string {
+  try {
+    return JSON.stringify(args, (key, value: unknown) => (key && SECRET_KEY.test(key) && value !== undefined && value !== null && value !== '' ? '<redacted>' : value));
+  } catch {
+    return '"<unreadable>"';
   }
 }

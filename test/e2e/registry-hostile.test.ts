@@ -220,3 +220,52 @@ test('docker pull -a whose tags/list names a tag that is no tag: dockerd\'s "inv
     await b.stop();
   }
 });
+
+test('berthd -D: the password, identity token and registry token of a login and of a pull never show in the log, /debug/actors or the SIGQUIT dump', async (t) => {
+  const f = await fakeRegistry();
+  const l1 = layer({ 'b.txt': 'b\n' });
+  serveImage(f, 'sec', '1', [l1], ['true']);
+  // The layer blob waits until the test has looked at the jobs in flight.
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let blobAsked = false;
+  const inner = f.server.listeners('request')[0] as (req: IncomingMessage, res: ServerResponse) => void;
+  f.server.removeAllListeners('request');
+  f.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.includes(`/blobs/${l1.digest}`)) {
+      blobAsked = true;
+      void gate.then(() => inner(req, res));
+    } else inner(req, res);
+  });
+  const secret = `pw-${randomBytes(8).toString('hex')}`;
+  const idToken = `idt-${randomBytes(8).toString('hex')}`;
+  const regToken = `rgt-${randomBytes(8).toString('hex')}`;
+  const b = await startBerthd({ args: ['-D', '--debug-failpoints'] });
+  t.teardown(() => {
+    release();
+    return b.stop().then(() => undefined);
+  });
+  const login = await b.request('POST', '/v1.41/auth', { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'u', password: secret, serveraddress: f.host }) });
+  t.is(login.status, 200, login.body);
+  const xra = Buffer.from(JSON.stringify({ username: 'u', password: secret, identitytoken: idToken, registrytoken: regToken, serveraddress: f.host })).toString('base64url');
+  const pulling = b.request('POST', `/v1.41/images/create?fromImage=${encodeURIComponent(`${f.host}/sec`)}&tag=1`, { headers: { 'X-Registry-Auth': xra }, timeoutMs: 60_000 });
+  pulling.catch(() => {});
+  const deadline = Date.now() + 20_000;
+  while (!blobAsked && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.true(blobAsked, 'the pull reached its blob');
+  const actors = await b.request('GET', '/debug/actors');
+  t.is(actors.status, 200);
+  t.regex(actors.body, /pull\(/, 'the pull is in flight');
+  // SIGQUIT: the dump of the actors and jobs in flight, then the daemon exits.
+  b.proc.kill('SIGQUIT');
+  await b.exited;
+  const out = b.output();
+  t.regex(out, /=== berthd SIGQUIT dump ===[\s\S]*pull\(/);
+  t.regex(out, /\+job auth\(/);
+  t.regex(out, /\+job image_pull\(/);
+  t.regex(out, /<redacted>/);
+  for (const s of [secret, idToken, regToken, xra]) {
+    t.false(out.includes(s), `${s} is in the daemon's output`);
+    t.false(actors.body.includes(s), `${s} is in /debug/actors`);
+  }
+});
