@@ -161,7 +161,8 @@ function once(url: string, method: string, headers: OutgoingHttpHeaders, opts: S
  * send makes a request to an absolute URL. Redirects are followed for GET and HEAD unless
  * `redirect: false` (and for other methods only when asked): 301/302/303 turn into a GET
  * without a body; 307/308 keep the method and a Buffer body. Authorization is dropped when a
- * redirect goes to another host:port (dockerd's authorizer only signs requests to the registry).
+ * redirect goes to another origin (scheme, host or port: dockerd's authorizer only signs
+ * requests to the registry), and https → http is refused unless the endpoint is insecure.
  */
 export async function send(url: string, opts: SendOptions = {}): Promise<Response> {
   let method: string = opts.method ?? 'GET';
@@ -185,7 +186,17 @@ export async function send(url: string, opts: SendOptions = {}): Promise<Respons
       body = undefined;
       for (const k of Object.keys(headers)) if (/^content-(length|type)$/i.test(k)) delete headers[k];
     }
-    if (new URL(next).host !== new URL(current).host) {
+    const from = new URL(current);
+    const to = new URL(next);
+    if (to.protocol !== 'https:' && to.protocol !== 'http:') {
+      throw new RegistryError('system', 'other', opOf(method), current, `refusing a redirect to ${JSON.stringify(next)}: not http or https`);
+    }
+    // A secure registry's answer must not be downgraded to plain http by a redirect.
+    if (from.protocol === 'https:' && to.protocol === 'http:' && !opts.insecure) {
+      throw new RegistryError('system', 'other', opOf(method), current, `refusing a redirect from https to plain http (${to.origin}) for a secure registry`);
+    }
+    // Credentials stay within one origin: scheme, host and port.
+    if (to.origin !== from.origin) {
       for (const k of Object.keys(headers)) if (k.toLowerCase() === 'authorization') delete headers[k];
     }
     current = next;
