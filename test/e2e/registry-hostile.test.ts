@@ -269,3 +269,60 @@ test('berthd -D: the password, identity token and registry token of a login and 
     t.false(actors.body.includes(s), `${s} is in /debug/actors`);
   }
 });
+
+test('a blob that does not end where its manifest says: cut as soon as it passes its size, a clear error, no temp file', async (t) => {
+  const f = await fakeRegistry();
+  const l1 = layer({ 'c.txt': 'c\n' });
+  serveImage(f, 'big', '1', [l1], ['true']);
+  // The blob: its real bytes, then garbage, up to 32 MiB (or until the client hangs up); no Content-Length.
+  const MAX = 32 << 20;
+  let sent = 0;
+  let finished = false;
+  f.handlers.push((req, res) => {
+    if (!req.url?.endsWith(`/blobs/${l1.digest}`)) return false;
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+    const chunk = Buffer.alloc(64 << 10, 0x61);
+    let first = true;
+    const pump = () => {
+      while (sent < MAX && !res.destroyed) {
+        const b = first ? Buffer.concat([l1.gz, chunk]) : chunk;
+        first = false;
+        sent += b.length;
+        if (!res.write(b)) return void res.once('drain', pump);
+      }
+      if (!res.destroyed) {
+        finished = true;
+        res.end();
+      }
+    };
+    pump();
+    return true;
+  });
+  const b = await startBerthd();
+  try {
+    const t0 = Date.now();
+    const r = await pullApi(b, `${f.host}/big`, '1');
+    t.is(r.status, 200);
+    const last = lines(r.body).at(-1);
+    t.is(last?.errorDetail?.message, `filesystem layer verification failed for digest ${l1.digest}: the registry sent more than the ${l1.size} bytes of its manifest`, r.body.slice(-300));
+    t.true(Date.now() - t0 < 10_000);
+    t.false(finished, `berthd read all ${sent} bytes`);
+    const state = diskState(b.dataRoot, driverOf(b));
+    t.deepEqual(state.tmp, [], 'no temp file');
+    t.deepEqual(state.layers, []);
+    t.deepEqual(state.layerTmp, []);
+    // A Content-Length larger than the size is refused before any byte is read.
+    const l2 = layer({ 'd.txt': 'd\n' });
+    serveImage(f, 'big', '2', [l2], ['true']);
+    f.handlers.push((req, res) => {
+      if (!req.url?.endsWith(`/blobs/${l2.digest}`)) return false;
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': l2.size + 1 }).end(Buffer.concat([l2.gz, Buffer.from('x')]));
+      return true;
+    });
+    const r2 = await pullApi(b, `${f.host}/big`, '2');
+    t.is(lines(r2.body).at(-1)?.errorDetail?.message, `filesystem layer verification failed for digest ${l2.digest}: the registry sent more than the ${l2.size} bytes of its manifest`);
+    t.deepEqual(diskState(b.dataRoot, driverOf(b)).tmp, []);
+  } finally {
+    await b.stop();
+  }
+});

@@ -98,6 +98,9 @@ const sleep = (ms: number, signal: AbortSignal) =>
     }, { once: true });
   });
 
+/** A blob longer than its descriptor's size (not retried: the registry sends what it wants). */
+const tooLarge = (desc: Descriptor) => new SystemError(`filesystem layer verification failed for digest ${desc.digest}: the registry sent more than the ${desc.size} bytes of its manifest`);
+
 /**
  * downloadBlob writes a blob to `file`, resuming with a Range request from what it has when the
  * connection drops (up to MAX_ATTEMPTS tries); a registry that ignores the Range starts over.
@@ -124,8 +127,18 @@ async function downloadBlob(session: Session, repo: RepoInfo, desc: Descriptor, 
         } else if (res.status !== 200) {
           throw await registryError(res);
         }
+        const declared = Number(res.headers['content-length'] ?? NaN);
+        if (res.status === 200 && Number.isFinite(declared) && declared > desc.size) {
+          res.body.destroy();
+          throw tooLarge(desc);
+        }
         for await (const c of res.body) {
           const b = c as Buffer;
+          // A registry may not send more than the manifest says: stop at once, write none of it.
+          if (offset + b.length > desc.size) {
+            res.body.destroy();
+            throw tooLarge(desc);
+          }
           await fh.write(b, 0, b.length, offset).catch((err: NodeJS.ErrnoException) => {
             res.body.destroy();
             // Go's *PathError, as dockerd words a full disk: "write <file>: no space left on device".
