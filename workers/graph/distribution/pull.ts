@@ -91,11 +91,17 @@ class Limit {
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
+    if (signal.aborted) return reject(signal.reason ?? new Error('aborted'));
+    const onAbort = () => {
       clearTimeout(t);
       reject(signal.reason ?? new Error('aborted'));
-    }, { once: true });
+    };
+    // The listener goes when the timer fires: retries must not pile listeners on the pull's signal.
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 
 /** A blob longer than its descriptor's size (not retried: the registry sends what it wants). */
@@ -199,38 +205,38 @@ async function pullRef(s: ImageService, dist: Distribution, session: Session, re
   const layers = manifest.layers;
   if (diffIDs.length !== layers.length) throw new SystemError(errRootFSMismatch);
 
-  // The whole chain is held until the image exists: a layer this pull found or another pull
-  // made must not be released under it (another pull failing, an rmi) before its image names it.
+  // The whole chain is held until the image exists and its references name it: a layer this
+  // pull found or another pull made must not be released under it (another pull failing, an
+  // rmi) before a tag or digest keeps its image.
   const release = s.hold(chainIDs(diffIDs));
-  let image;
   try {
     if (!s.images.get(id) || chainIDs(diffIDs).some((c) => !s.layers.get(c))) {
       await fetchLayers(s, dist, session, repo, layers, diffIDs, out, signal, release);
     }
-    ({ image } = await s.images.create(cfgBody.raw, true));
+    const { image } = await s.images.create(cfgBody.raw, true);
+    await out.message(`Digest: ${manifestDigest}`);
+    // References as dockerd's pullV2Tag: an unchanged tag only gains the repo digest.
+    const digestRef: Reference = { name: ref.name, digest: manifestDigest };
+    const addDigest = async () => {
+      if (!s.refs.get(digestRef)) await s.refs.add(digestRef, image.id);
+    };
+    let updated = true;
+    const old = s.refs.get(ref);
+    if (old === image.id) {
+      await addDigest();
+      updated = false;
+    } else if (ref.digest) {
+      await s.refs.add(ref, image.id);
+    } else {
+      await addDigest();
+      await s.refs.add(ref, image.id);
+    }
+    if (updated) await s.images.setLastUpdated(image.id, nowRfc3339Nano());
+    await s.images.settle(image.id);
+    return { updated };
   } finally {
     release();
   }
-  await out.message(`Digest: ${manifestDigest}`);
-  // References as dockerd's pullV2Tag: an unchanged tag only gains the repo digest.
-  const digestRef: Reference = { name: ref.name, digest: manifestDigest };
-  const addDigest = async () => {
-    if (!s.refs.get(digestRef)) await s.refs.add(digestRef, image.id);
-  };
-  let updated = true;
-  const old = s.refs.get(ref);
-  if (old === image.id) {
-    await addDigest();
-    updated = false;
-  } else if (ref.digest) {
-    await s.refs.add(ref, image.id);
-  } else {
-    await addDigest();
-    await s.refs.add(ref, image.id);
-  }
-  if (updated) await s.images.setLastUpdated(image.id, nowRfc3339Nano());
-  await s.images.settle(image.id);
-  return { updated };
 }
 
 /**
@@ -247,6 +253,11 @@ async function fetchLayers(s: ImageService, dist: Distribution, session: Session
     await dist.metadata.add(diffIDs[i]!, layers[i]!.digest, repo.name).catch(() => {});
   }
   if (present === chains.length) return;
+  // Refused before anything is made (no temp dir, no listener to leave behind).
+  for (const d of layers.slice(present)) {
+    if (d.urls?.length && /foreign/.test(d.mediaType)) throw new SystemError(`berth does not download foreign layers (${d.digest})`);
+  }
+  for (const d of layers.slice(present)) await out.update(shortID(d.digest), 'Pulling fs layer');
   const stage = join(s.tmpRoot, `pull-${randomBytes(8).toString('hex')}`);
   await mkdir(stage, { recursive: true, mode: 0o700 });
   const abort = new AbortController();
@@ -255,10 +266,6 @@ async function fetchLayers(s: ImageService, dist: Distribution, session: Session
   const made: string[] = [];
   const limit = new Limit(maxConcurrentDownloads());
   const todo = layers.slice(present).map((d, k) => ({ desc: d, index: present + k, file: join(stage, `${k}`) }));
-  for (const t of todo) {
-    if (t.desc.urls?.length && /foreign/.test(t.desc.mediaType)) throw new SystemError(`berth does not download foreign layers (${t.desc.digest})`);
-    await out.update(shortID(t.desc.digest), 'Pulling fs layer');
-  }
   // Every download starts now, bounded by the limit; each promise settles once its blob is verified.
   const downloads = todo.map((t) =>
     (async () => {

@@ -20,7 +20,7 @@ import { InvalidParameterError, NotFoundError, SystemError } from '../../../src/
 import { PortReader } from '../../../src/protocol/stream.js';
 import { familiarName, familiarString, isValidTag, parseNormalized, type Reference } from '../reference.js';
 import type { ImageRecord } from '../store/images.js';
-import type { Layer } from '../store/layers.js';
+import { chainIDs, type Layer } from '../store/layers.js';
 import type { ImageService } from '../images/service.js';
 import type { Session } from './transport.js';
 import type { PushArgs } from '../../../src/protocol/types/distribution.js';
@@ -38,15 +38,28 @@ const MAX_UPLOAD_ATTEMPTS = 3;
 const hostOf = (name: string) => name.slice(0, name.indexOf('/'));
 const pathOf = (name: string) => name.slice(name.indexOf('/') + 1);
 
-/** A registry's Location header, as a path (and query) under the endpoint. */
-function locationPath(loc: string | string[] | undefined, fallback: string): string {
+/**
+ * A registry's upload Location, resolved against the request that gave it (as distribution's
+ * sanitizeLocation) into an absolute URL. It may name another host (upload storage): the
+ * session sends credentials only to the endpoint's own origin. Plain http for a secure
+ * registry is refused.
+ */
+function uploadLocation(session: Session, loc: string | string[] | undefined, requestUrl: string, what: string): string {
   const l = Array.isArray(loc) ? loc[0] : loc;
-  if (!l) throw new SystemError(`the registry gave no upload location for ${fallback}`);
-  if (/^https?:\/\//i.test(l)) {
-    const u = new URL(l);
-    return u.pathname + u.search;
+  if (!l) throw new SystemError(`the registry gave no upload location for ${what}`);
+  const base = /^https?:\/\//i.test(requestUrl) ? requestUrl : `${session.endpoint.url}${requestUrl}`;
+  let u: URL;
+  try {
+    u = new URL(l, base);
+  } catch {
+    throw new SystemError(`the registry gave an invalid upload location for ${what}: ${JSON.stringify(l.slice(0, 256))}`);
   }
-  return l.startsWith('/') ? l : `/${l}`;
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new SystemError(`the registry gave an upload location that is not http(s) for ${what}: ${JSON.stringify(l.slice(0, 256))}`);
+  if (new URL(session.endpoint.url).protocol === 'https:' && u.protocol === 'http:' && !session.endpoint.insecure) {
+    throw new SystemError(`refusing the upload location ${u.origin} for ${what}: plain http for a secure registry`);
+  }
+  u.hash = '';
+  return u.toString();
 }
 
 function withQuery(path: string, key: string, value: string): string {
@@ -62,10 +75,11 @@ async function statBlob(session: Session, repo: RepoInfo, digest: string, signal
 }
 
 async function startUpload(session: Session, repo: RepoInfo, signal: AbortSignal, query = ''): Promise<{ status: number; location: string }> {
-  const res = await session.request(`/v2/${repo.path}/blobs/uploads/${query}`, { method: 'POST', headers: { 'Content-Length': '0' }, body: Buffer.alloc(0), signal, timeoutMs: 30_000 });
+  const path = `/v2/${repo.path}/blobs/uploads/${query}`;
+  const res = await session.request(path, { method: 'POST', headers: { 'Content-Length': '0' }, body: Buffer.alloc(0), signal, timeoutMs: 30_000 });
   if (res.status !== 201 && res.status !== 202) throw await registryError(res);
   res.body.resume();
-  return { status: res.status, location: res.status === 202 ? locationPath(res.headers.location, repo.name) : '' };
+  return { status: res.status, location: res.status === 202 ? uploadLocation(session, res.headers.location, path, repo.name) : '' };
 }
 
 /** putBlob uploads small bytes (the config) in one request. */
@@ -110,7 +124,7 @@ async function uploadLayer(s: ImageService, session: Session, repo: RepoInfo, la
       if (res.status !== 202 && res.status !== 204) throw await registryError(res);
       res.body.resume();
       const blob = await task;
-      const put = await session.request(withQuery(locationPath(res.headers.location ?? loc, repo.name), 'digest', blob.digest), {
+      const put = await session.request(withQuery(res.headers.location ? uploadLocation(session, res.headers.location, loc, repo.name) : loc, 'digest', blob.digest), {
         method: 'PUT',
         headers: { 'Content-Length': '0' },
         body: Buffer.alloc(0),
@@ -245,20 +259,36 @@ export async function pushImage(s: ImageService, dist: Distribution, args: PushA
       }
     }
   }
-  await withEndpoints(
-    dist,
-    repo,
-    args.auth,
-    'pull,push',
-    async (session) => {
-      for (const t of tagged) {
-        const img = s.images.get(t.id);
-        if (!img) throw new NotFoundError(`No such image: ${familiarString(t.ref)}`);
-        await pushTag(s, dist, session, repo, t.ref, img, out, ctx.signal);
-      }
-    },
-    [...sources].slice(0, 10),
-  );
+  // The layers being pushed are held until the push ends: an rmi (or prune) meanwhile must not
+  // remove the files a layer is being rebuilt from. An image removed meanwhile gives its
+  // layers back when the hold goes.
+  const tops = new Map<string, string>();
+  const chains: string[] = [];
+  for (const t of tagged) {
+    const ids = chainIDs(s.images.get(t.id)?.config.rootfs?.diff_ids ?? []);
+    chains.push(...ids);
+    if (ids.length) tops.set(t.id, ids.at(-1)!);
+  }
+  const release = s.hold(chains);
+  try {
+    await withEndpoints(
+      dist,
+      repo,
+      args.auth,
+      'pull,push',
+      async (session) => {
+        for (const t of tagged) {
+          const img = s.images.get(t.id);
+          if (!img) throw new NotFoundError(`No such image: ${familiarString(t.ref)}`);
+          await pushTag(s, dist, session, repo, t.ref, img, out, ctx.signal);
+        }
+      },
+      [...sources].slice(0, 10),
+    );
+  } finally {
+    release();
+    for (const [id, top] of tops) if (!s.images.get(id) && s.layers.get(top)) await s.releaseChain(top).catch(() => {});
+  }
   const shown = familiarString(ref);
   let labels: Record<string, string> = {};
   try {
