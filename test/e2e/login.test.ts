@@ -186,3 +186,18 @@ test.serial('SIGHUP reloads registry mirrors and insecure registries from daemon
   const ok = await d.docker(['login', authHttp.host, '-u', 'tester', '-p', 's3cret']);
   t.is(ok.code, 0, ok.stderr);
 });
+
+test.serial('a wrong password on pull and on /distribution: dockerd 20.10\'s 500 "unauthorized: authentication required" (not 401)', async (t) => {
+  const auth = (password: string) => Buffer.from(JSON.stringify({ username: 'tester', password, serveraddress: authHttp.host })).toString('base64url');
+  // test/fixtures/dockerd-20.10/registry/http/pull-api-wrong-creds-http.txt
+  const pull = await b.request('POST', `/v1.41/images/create?fromImage=${encodeURIComponent(`${authHttp.host}/x`)}&tag=1`, { headers: { 'X-Registry-Auth': auth('wrong') } });
+  t.is(pull.status, 500, pull.body);
+  t.is(pull.body, '{"message":"unauthorized: authentication required"}\n');
+  const dist = await b.request('GET', `/v1.41/distribution/${authHttp.host}/x:1/json`, { headers: { 'X-Registry-Auth': auth('wrong') } });
+  t.is(dist.status, 500, dist.body);
+  t.is(dist.json<{ message: string }>().message, 'unauthorized: authentication required');
+  // No credentials at all: 500 too (http/pull-api-noauth-http.txt words it with Head "…").
+  const anon = await b.request('POST', `/v1.41/images/create?fromImage=${encodeURIComponent(`${authHttp.host}/x`)}&tag=1`, { headers: { 'X-Registry-Auth': 'e30=' } });
+  t.is(anon.status, 500, anon.body);
+  t.regex(anon.json<{ message: string }>().message, new RegExp(`^(Head|Get) "http://${authHttp.host.replace(/\./g, '\\.')}/v2/x/manifests/1": no basic auth credentials$`));
+});

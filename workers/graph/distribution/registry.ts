@@ -4,7 +4,7 @@
  * endpoints in order (mirrors first for Docker Hub) as dockerd's fallback does.
  */
 import { join } from 'node:path';
-import { BerthError, CancelledError } from '../../../src/errdefs/errors.js';
+import { BerthError, CancelledError, SystemError } from '../../../src/errdefs/errors.js';
 import type { AuthConfig, Endpoint, Session, Transport } from './transport.js';
 import { V2MetadataStore } from './metadata.js';
 import { RegistryError } from './errors.js';
@@ -47,8 +47,21 @@ export function isNetworkError(err: unknown): boolean {
 }
 
 /**
+ * A registry's refusal of the credentials (401 unauthorized, 403 denied) is a system error on
+ * pull, push and /distribution: dockerd answers 500 `unauthorized: authentication required`
+ * (test/fixtures/dockerd-20.10/registry/http/pull-api-wrong-creds-*.txt). Login keeps its own.
+ */
+export function authFailureAsSystem(err: unknown): unknown {
+  if (!(err instanceof BerthError) || (err.kind !== 'unauthorized' && err.kind !== 'forbidden')) return err;
+  const out = err instanceof RegistryError ? new RegistryError('system', err.reason, err.op, err.url, err.detail, err.fallback) : new SystemError(err.message);
+  if (err.stack) out.stack = err.stack;
+  return out;
+}
+
+/**
  * withEndpoints runs `fn` on each endpoint in turn until one succeeds: a mirror that fails
- * (any error) or an endpoint that cannot be reached falls back to the next; the last error stands.
+ * (any error) or an endpoint that cannot be reached falls back to the next; the last error
+ * stands (a registry's auth refusal as a system error, as dockerd's).
  */
 export async function withEndpoints<T>(
   dist: Distribution,
@@ -69,8 +82,8 @@ export async function withEndpoints<T>(
       last = err;
       const more = i < endpoints.length - 1;
       const fallback = err instanceof RegistryError ? err.fallback : isNetworkError(err);
-      if (!more || (!ep.mirror && !fallback)) throw err;
+      if (!more || (!ep.mirror && !fallback)) throw authFailureAsSystem(err);
     }
   }
-  throw last;
+  throw authFailureAsSystem(last);
 }
