@@ -119,8 +119,23 @@ function goJsonError(body: string): string {
   return `invalid character '${t[0]}' looking for beginning of value`;
 }
 
-/** describeError: distribution's HandleErrorResponse, as text (and the first error's code). */
+/** How much of a registry's text an error message quotes (a body may be up to 1 MiB). */
+export const MAX_QUOTED = 4 << 10;
+
+function clip(text: string): string {
+  return text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}… (${text.length - MAX_QUOTED} more characters)` : text;
+}
+
+/**
+ * describeError: distribution's HandleErrorResponse, as text (and the first error's code). What
+ * it quotes of the registry's answer is cut at MAX_QUOTED characters.
+ */
 export function describeError(status: number, headers: IncomingHttpHeaders, body: string): RegistryErrorBody {
+  const e = describeErrorFull(status, headers, body);
+  return { code: e.code, message: clip(e.message) };
+}
+
+function describeErrorFull(status: number, headers: IncomingHttpHeaders, body: string): RegistryErrorBody {
   if (status >= 400 && status < 500) {
     for (const c of parseChallenges(headers['www-authenticate'])) {
       if (c.scheme !== 'bearer') continue;
@@ -151,7 +166,7 @@ export function describeError(status: number, headers: IncomingHttpHeaders, body
     }
     if (status === 401) return { code: 'UNAUTHORIZED', message: `unauthorized: ${ERROR_CODES.UNAUTHORIZED}` };
     const why = parsed === undefined ? goJsonError(body) : 'no error details found in HTTP response body';
-    return { code: '', message: `error parsing HTTP ${status} response body: ${why}: ${JSON.stringify(body)}` };
+    return { code: '', message: `error parsing HTTP ${status} response body: ${why}: ${JSON.stringify(clip(body))}` };
   }
   return { code: '', message: `received unexpected HTTP status: ${statusLine(status)}` };
 }
@@ -273,6 +288,11 @@ export class TokenCache {
     // A small map: drop expired ones when it grows.
     if (this.tokens.size > 256) for (const [k, v] of this.tokens) if (Date.now() >= v.expires) this.tokens.delete(k);
     this.tokens.set(key, { token, expires });
+  }
+
+  /** delete forgets a token the registry refused (invalid_token): the next request asks the realm again. */
+  delete(key: string): void {
+    this.tokens.delete(key);
   }
 
   clear(): void {

@@ -179,9 +179,11 @@ export async function registryErrorText(res: Response): Promise<string> {
   const text = await res.text(64 << 10).catch(() => '');
   try {
     const body = JSON.parse(text) as RegistryErrorBody;
-    const errs = (body.errors ?? []).map((e) => `${(e.code ?? 'unknown').toLowerCase().replace(/_/g, ' ')}: ${e.message ?? ''}`);
-    if (errs.length === 1) return errs[0]!;
-    if (errs.length > 1) return `errors:\n${errs.join('\n')}\n`;
+    const errs = (body.errors ?? []).map((e) => `${String(e.code ?? 'unknown').toLowerCase().replace(/_/g, ' ')}: ${String(e.message ?? '')}`);
+    // What a registry says is quoted, not all of it (a body may be 64 KiB).
+    const clip = (t: string) => (t.length > 4096 ? `${t.slice(0, 4096)}…` : t);
+    if (errs.length === 1) return clip(errs[0]!);
+    if (errs.length > 1) return clip(`errors:\n${errs.join('\n')}\n`);
   } catch {
     // not JSON
   }

@@ -74,16 +74,24 @@ export class RegistrySession implements Session {
     return this.pinged;
   }
 
+  /** The cache key of the Bearer token the last authorization() gave (dropped if the registry refuses it). */
+  private tokenKey: string | null = null;
+
   private async authorization(op: string, url: string, signal?: AbortSignal, timeoutMs?: number): Promise<string | null> {
+    this.tokenKey = null;
     const bearer = this.challenges.find((c) => c.scheme === 'bearer');
     if (bearer) {
       if (this.auth?.registrytoken) return `Bearer ${this.auth.registrytoken}`;
       const scopes = this.scopes;
       const key = TokenCache.key(bearer, scopes, this.auth);
       const cached = tokens.get(key);
-      if (cached) return `Bearer ${cached}`;
+      if (cached) {
+        this.tokenKey = key;
+        return `Bearer ${cached}`;
+      }
       const t = await fetchToken(bearer, scopes, this.auth, this.endpoint, { op, url }, { signal, timeoutMs });
       tokens.set(key, t.token, t.expires);
+      this.tokenKey = key;
       return `Bearer ${t.token}`;
     }
     if (this.challenges.some((c) => c.scheme === 'basic')) {
@@ -106,13 +114,18 @@ export class RegistrySession implements Session {
     const op = method.slice(0, 1) + method.slice(1).toLowerCase();
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { ...opts.headers };
+      let tokenKey: string | null = null;
       if (ours) {
         const a = await this.authorization(op, url, opts.signal, opts.timeoutMs);
+        tokenKey = this.tokenKey;
         if (a) headers.Authorization = a;
       }
       const res = await send(url, { ...opts, headers, tls: this.endpoint.tls, insecure: this.endpoint.insecure });
-      if (res.status !== 401 || !ours || attempt > 0 || (opts.body !== undefined && !Buffer.isBuffer(opts.body))) return res;
+      if (res.status !== 401 || !ours) return res;
       const fresh = parseChallenges(res.headers['www-authenticate']);
+      // A token the registry refused (expired, revoked: invalid_token) is never offered again.
+      if (tokenKey && fresh.some((c) => c.scheme === 'bearer' && c.params.error === 'invalid_token')) tokens.delete(tokenKey);
+      if (attempt > 0 || (opts.body !== undefined && !Buffer.isBuffer(opts.body))) return res;
       if (fresh.length === 0 || JSON.stringify(fresh) === JSON.stringify(this.challenges)) return res;
       drain(res);
       this.challenges = fresh.filter((c) => c.params.error === undefined || c.scheme !== 'bearer' || c.params.realm);
