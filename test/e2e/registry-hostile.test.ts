@@ -326,3 +326,35 @@ test('a blob that does not end where its manifest says: cut as soon as it passes
     await b.stop();
   }
 });
+
+test('/distribution checks the manifest it fetched by digest against that digest, and refuses a digest header that is no digest', async (t) => {
+  const f = await fakeRegistry();
+  const l1 = layer({ 'e.txt': 'e\n' });
+  const { manifest: m } = serveImage(f, 'dist', '1', [l1], ['true']);
+  const b = await startBerthd();
+  try {
+    const ok = await b.request('GET', `/v1.41/distribution/${f.host}/dist:1/json`);
+    t.is(ok.status, 200, ok.body);
+    t.is(ok.json<{ Descriptor: { digest: string } }>().Descriptor.digest, sha(m));
+    // The registry answers the digest's GET with other bytes.
+    const other = Buffer.from(m.toString().replace('"schemaVersion":2', '"schemaVersion": 2'));
+    f.manifests.set(sha(m), other);
+    const bad = await b.request('GET', `/v1.41/distribution/${f.host}/dist:1/json`);
+    t.is(bad.status, 500, bad.body);
+    t.is(bad.json<{ message: string }>().message, `manifest verification failed for digest ${sha(m)}`);
+    // A HEAD whose digest header is a path: not used as a URL; the manifest is read by tag and hashed.
+    f.manifests.set(sha(m), m);
+    f.handlers.push((req, res) => {
+      if (req.method !== 'HEAD' || !req.url?.endsWith('/manifests/1')) return false;
+      res.writeHead(200, { 'Docker-Content-Digest': 'sha256:../../../v2/other/manifests/x', 'Content-Type': MT_MANIFEST, 'Content-Length': m.length }).end();
+      return true;
+    });
+    const seen = f.seen.length;
+    const r = await b.request('GET', `/v1.41/distribution/${f.host}/dist:1/json`);
+    t.is(r.status, 200, r.body);
+    t.is(r.json<{ Descriptor: { digest: string } }>().Descriptor.digest, sha(m));
+    t.false(f.seen.slice(seen).some((x) => x.includes('other')), f.seen.slice(seen).join('\n'));
+  } finally {
+    await b.stop();
+  }
+});

@@ -144,7 +144,7 @@ export async function readCertsDirectory(dir: string): Promise<Endpoint['tls']> 
 }
 
 /** The TLS settings of a host: its certs dir when secure (dockerd's newTLSConfig). */
-async function tlsFor(hostPort: string, secure: boolean, settings: RegistrySettings): Promise<Endpoint['tls']> {
+export async function tlsFor(hostPort: string, secure: boolean, settings: RegistrySettings): Promise<Endpoint['tls']> {
   if (!secure || !settings.certsDir) return {};
   // dockerd's cleanPath: the host name never walks out of the certs dir.
   if (hostPort.includes('/') || hostPort === '..' || hostPort === '.') return {};

@@ -9,7 +9,7 @@ import { InvalidParameterError, SystemError } from '../../../src/errdefs/errors.
 import { Filters } from '../../../src/protocol/filters.js';
 import type { SearchArgs, SearchResult } from '../../../src/protocol/types/registry.js';
 import { RegistryError } from './errors.js';
-import { DEFAULT_CERTS_DIR, INDEX_NAME, INDEX_SERVER, isSecureIndex, normalizeIndexName, readCertsDirectory } from './hosts.js';
+import { DEFAULT_CERTS_DIR, INDEX_NAME, INDEX_SERVER, isSecureIndex, normalizeIndexName, tlsFor } from './hosts.js';
 import { drain, send } from './http.js';
 import type { Endpoint, RegistrySettings } from './transport.js';
 
@@ -79,7 +79,8 @@ export async function searchRegistry(args: SearchArgs, settings: RegistrySetting
   if (index.startsWith('-') || index.endsWith('-')) throw new InvalidParameterError(`invalid index name (${index}). Cannot begin or end with a hyphen.`);
   const official = index === INDEX_NAME;
   const secure = await isSecureIndex(index, settings);
-  const tls = secure && !official ? await readCertsDirectory(`${settings.certsDir || DEFAULT_CERTS_DIR}/${index}`) : {};
+  // tlsFor keeps the index name inside the certs dir ("../x" names the index "..").
+  const tls = !official ? await tlsFor(index, secure, { ...settings, certsDir: settings.certsDir || DEFAULT_CERTS_DIR }) : {};
   const ep = { tls, insecure: !secure };
 
   // dockerd's NewV1Endpoint + validateEndpoint.
