@@ -23,6 +23,9 @@ export async function pruneImages(s: ImageService, filters: string | undefined):
   const candidates = s.images.list().filter((img) => {
     if (danglingOnly && !isDangling(s, img)) return false;
     if (s.images.children(img.id).length > 0) return false;
+    // A pull that has made the image but not tagged it yet holds its layers: not dangling, pending.
+    const top = s.chain(img).at(-1);
+    if (top && s.isHeld(top.chainID)) return false;
     if (until !== null && createdOf(img) >= until) return false;
     const labels = img.config.config?.Labels ?? {};
     if (!f.matchKVList('label', labels)) return false;

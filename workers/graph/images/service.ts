@@ -220,6 +220,11 @@ export class ImageService {
     };
   }
 
+  /** Whether a job in flight holds this layer (a pull whose image is not tagged yet). */
+  isHeld(chainID: string): boolean {
+    return this.held.has(chainID);
+  }
+
   /** The chainIDs something still needs: other images' chains, containers' parents, and layers held by jobs in flight. */
   private async usedChains(exceptImage: string | null): Promise<Set<string>> {
     const used = new Set<string>(this.held.keys());
