@@ -48,6 +48,10 @@ export interface DaemonConfig {
   storageDriver: string;
   storageOpts: string[];
   defaultRuntime: string;
+  /** --init: containers that do not say (HostConfig.Init null) run docker-init as their PID 1. */
+  init: boolean;
+  /** --init-path: the init binary bind-mounted at /sbin/docker-init ('' = docker-init, else tini-static, in PATH). */
+  initPath: string;
   mtu: number;
   selinuxEnabled: boolean;
   /** Containers outlive a clean shutdown (they always outlive a crash: conmon holds them). */
@@ -294,6 +298,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       storageDriver,
       storageOpts,
       defaultRuntime,
+      init: value<boolean>('init'),
+      initPath: value<string>('init-path'),
       mtu,
       selinuxEnabled: value<boolean>('selinux-enabled'),
       liveRestore: value<boolean>('live-restore'),

@@ -53,6 +53,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'storage-driver', short: 's', type: 'string', key: 'storage-driver', default: '', arg: 'string', usage: 'Storage driver to use (overlay2, vfs)' },
   { name: 'storage-opt', type: 'list', key: 'storage-opts', default: [], arg: 'list', usage: 'Storage driver options' },
   { name: 'default-runtime', type: 'string', key: 'default-runtime', default: 'runc', arg: 'string', usage: 'Default OCI runtime for containers' },
+  { name: 'init', type: 'bool', key: 'init', default: false, usage: 'Run an init in the container to forward signals and reap processes' },
+  { name: 'init-path', type: 'string', key: 'init-path', default: '', arg: 'string', usage: 'Path to the docker-init binary (default: docker-init, else tini-static, found in PATH)' },
   { name: 'exec-driver', short: 'e', type: 'string', default: '', arg: 'string', usage: 'Exec driver to use', aliasOf: 'default-runtime', deprecated: 'use --default-runtime' },
   { name: 'mtu', type: 'int', key: 'mtu', default: 0, arg: 'int', usage: 'Set the containers network MTU (0 = 1500)' },
   { name: 'live-restore', type: 'bool', key: 'live-restore', default: false, usage: 'Keep containers running while the daemon is down (by default a clean shutdown stops them)' },

@@ -110,7 +110,7 @@ export class Daemon {
         execRoot: c.execRoot,
       }),
       deps.engine.call('init_graphdriver', { dataRoot: c.dataRoot, driver: c.storageDriver, options: c.storageOpts }),
-      deps.engine.call('init_execdriver', { dataRoot: c.dataRoot, execRoot: c.execRoot, defaultRuntime: c.defaultRuntime, selinuxEnabled: c.selinuxEnabled }),
+      deps.engine.call('init_execdriver', { dataRoot: c.dataRoot, execRoot: c.execRoot, defaultRuntime: c.defaultRuntime, selinuxEnabled: c.selinuxEnabled, initPath: c.initPath }),
     ]);
     // The graph actor pulls, pushes, logs in and searches: it holds the registry flags (replayed after a crash).
     await deps.engine.call('registry_settings', registrySettingsOf(c));

@@ -85,6 +85,8 @@ export async function systemInfo(deps: InfoDeps): Promise<SystemInfo> {
   const indexConfigs = Object.fromEntries(Object.keys(configs).sort().map((k) => [k, configs[k]]));
   const counts = deps.containers();
   const runtimeCommit = exec.runtimeVersion?.commit || exec.runtimeVersion?.version || '';
+  // dockerd: the commit of `<init> --version` (Debian's tini prints none: ""), "N/A" when it cannot tell.
+  const initCommit = exec.initVersion ? exec.initVersion.commit : 'N/A';
   return {
     ID: deps.id,
     Containers: counts.total,
@@ -146,10 +148,11 @@ export async function systemInfo(deps: InfoDeps): Promise<SystemInfo> {
     Swarm: { NodeID: '', NodeAddr: '', LocalNodeState: 'inactive', ControlAvailable: false, Error: '', RemoteManagers: null },
     LiveRestoreEnabled: false,
     Isolation: '',
-    InitBinary: '',
+    // dockerd's GetInitPath(): --init-path as given, else "docker-init" (berth may run tini-static under that name).
+    InitBinary: cfg.initPath || 'docker-init',
     ContainerdCommit: { ID: '', Expected: '' },
     RuncCommit: { ID: runtimeCommit, Expected: runtimeCommit },
-    InitCommit: { ID: '', Expected: '' },
+    InitCommit: { ID: initCommit, Expected: initCommit },
     SecurityOptions: [],
     Warnings: warnings,
   };

@@ -19,7 +19,8 @@ export function versionInfo(exec: ExecStatus | null): VersionInfo {
     Os: 'linux',
   };
   const components: ComponentVersion[] = [{ Name: 'Engine', Version: b.version, Details: common }];
-  for (const c of [exec?.runtimeVersion, exec?.monitorVersion]) {
+  // dockerd lists docker-init after runc (berth's monitor, conmon, comes last).
+  for (const c of [exec?.runtimeVersion, exec?.initVersion, exec?.monitorVersion]) {
     if (c) components.push({ Name: c.name, Version: c.version, Details: { GitCommit: c.commit } });
   }
   return {

@@ -8,6 +8,9 @@
 import type { RunSpec } from '../../src/protocol/types/containers.js';
 import type { ResolvedUser } from './user.js';
 
+/** Where `docker run --init` puts the init binary, as dockerd. */
+export const INIT_IN_CONTAINER = '/sbin/docker-init';
+
 export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown> {
   const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }];
   if (s.netns) namespaces.push({ type: 'network', path: s.netns });
@@ -30,6 +33,8 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
   const own = s.mounts ?? [];
   const taken = new Set(own.map((m) => m.destination));
   const mounts = [...defaults.filter((m) => !taken.has(m.destination)), ...own];
+  // --init (dockerd's WithInit): the init binary, read-only, last so no mount hides it.
+  if (s.init) mounts.push({ destination: INIT_IN_CONTAINER, type: 'bind', source: s.init.path, options: ['bind', 'ro'] });
   const resources: Record<string, unknown> = {
     devices: [{ allow: false, access: 'rwm' }, ...defaultDeviceRules()],
   };
@@ -51,7 +56,7 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
       terminal: s.tty,
       ...(s.tty && s.consoleSize ? { consoleSize: { height: s.consoleSize[0], width: s.consoleSize[1] } } : {}),
       user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      args: s.args,
+      args: s.init ? [INIT_IN_CONTAINER, '--', ...s.args] : s.args,
       env: s.env,
       cwd: s.cwd || '/',
       // No inheritable set (moby's fix for CVE-2022-24769); a non-root user gets only the bounding set.

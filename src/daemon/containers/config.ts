@@ -80,7 +80,7 @@ function obj(o: Doc, key: string): Doc | null {
 const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
   ['VolumesFrom', 'a later issue'],
   ['Privileged', 'a later issue'], ['SecurityOpt', 'a later issue'],
-  ['Devices', 'a later issue'], ['DeviceCgroupRules', 'a later issue'], ['DeviceRequests', 'a later issue'], ['Init', 'a later issue'],
+  ['Devices', 'a later issue'], ['DeviceCgroupRules', 'a later issue'], ['DeviceRequests', 'a later issue'],
   ['Sysctls', 'a later issue'], ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
   ['Cgroup', 'a later issue'], ['PidMode', 'a later issue'], ['UTSMode', 'a later issue'], ['UsernsMode', 'a later issue'],
   ['OomKillDisable', 'a later issue'], ['MemoryReservation', 'a later issue'], ['KernelMemory', 'a later issue'],
@@ -317,6 +317,8 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     ...(isEmpty(hc.Mounts) ? {} : { Mounts: mountList(hc.Mounts) }),
     MaskedPaths: masked,
     ReadonlyPaths: readonly,
+    // --init: a *bool dockerd omits when null (the daemon's --init then decides at each start).
+    ...(hc.Init === undefined || hc.Init === null ? {} : { Init: bool(hc, 'Init') }),
   };
 }
 

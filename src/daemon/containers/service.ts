@@ -543,7 +543,18 @@ export class Containers {
       logPath: rec.LogPath,
       labels: c.Labels ?? {},
       consoleSize: Array.isArray(hc.ConsoleSize) && (hc.ConsoleSize as number[])[0] ? [(hc.ConsoleSize as number[])[0]!, (hc.ConsoleSize as number[])[1]!] : null,
+      ...(this.wantsInit(hc) ? { init: { path: this.d.config().initPath } } : {}),
     };
+  }
+
+  /**
+   * dockerd's WithInit: HostConfig.Init, or the daemon's --init when it is null (not given), and
+   * only in a pid namespace of the container's own (elsewhere there is an init already).
+   */
+  private wantsInit(hc: ContainerRecord['HostConfig']): boolean {
+    const pidMode = typeof hc.PidMode === 'string' ? hc.PidMode : '';
+    if (pidMode === 'host' || pidMode.startsWith('container:')) return false;
+    return typeof hc.Init === 'boolean' ? hc.Init : this.d.config().init;
   }
 
   /**

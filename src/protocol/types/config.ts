@@ -34,6 +34,8 @@ export interface ExecDriverConfig {
   execRoot: string;
   defaultRuntime: string;
   selinuxEnabled: boolean;
+  /** --init-path ('' or absent: docker-init, else tini-static, found in PATH). */
+  initPath?: string;
 }
 
 /** One listening address of the API server (a parsed -H). */

@@ -73,6 +73,12 @@ export interface RunSpec {
   mounts?: Array<{ destination: string; type: string; source: string; options: string[] }>;
   /** rshared or rslave when a bind mount asks for that propagation. */
   rootfsPropagation?: string;
+  /**
+   * --init: the init binary bind-mounted read-only at /sbin/docker-init, which runs the process
+   * as its child (args become /sbin/docker-init -- args). path '' = docker-init, else tini-static,
+   * found in PATH by the exec actor; absent = no init.
+   */
+  init?: { path: string };
 }
 
 /** What the exec actor knows of a container it runs (or ran). */

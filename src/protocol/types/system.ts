@@ -111,6 +111,11 @@ export interface ExecStatus {
   runtimes: Record<string, { path: string }>;
   runtimeVersion: { name: string; version: string; commit: string } | null;
   monitorVersion: { name: string; version: string; commit: string } | null;
+  /**
+   * The init binary of `docker run --init` (`<init> --version`, tini's format), for docker info's
+   * InitCommit and docker version's docker-init; null when it is missing or says no version.
+   */
+  initVersion?: { name: string; version: string; commit: string } | null;
   cgroupDriver: string;
   cgroupVersion: string;
   /** What the host's cgroups can limit (dockerd's sysinfo, shown in /info). */

@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { SystemError } from '../../../src/errdefs/errors.js';
 import type { ExecDriverConfig } from '../../../src/protocol/types/config.js';
@@ -49,11 +49,46 @@ async function versionOf(name: string, path: string): Promise<{ name: string; ve
   }
 }
 
+/** dockerd's name for the init binary of `docker run --init` (and where it is in the container: /sbin/docker-init). */
+export const DEFAULT_INIT_BINARY = 'docker-init';
+
+/**
+ * findInit is the binary `docker run --init` bind-mounts: --init-path as given (runc reports it
+ * if it is not there, as under dockerd), else docker-init in PATH as dockerd looks for it, else
+ * Debian's tini-static (the tini package; docker.io adds the docker-init link to it).
+ */
+export async function findInit(initPath: string): Promise<string> {
+  if (initPath) return initPath;
+  const found = (await which(DEFAULT_INIT_BINARY)) ?? (await which('tini-static'));
+  // dockerd's exec.LookPath error, then what berth looked for.
+  if (!found) throw new SystemError(`exec: "${DEFAULT_INIT_BINARY}": executable file not found in $PATH (berth looks for docker-init, then tini-static: install the tini package or start berthd with --init-path)`);
+  return found;
+}
+
+/**
+ * initVersionOf runs `<init> --version` and reads tini's "tini version 0.19.0 - git.de40ad0"
+ * (dockerd's parseInitVersion: Debian's tini prints no commit). null: missing or unparsable.
+ */
+async function initVersionOf(path: string, name: string): Promise<{ name: string; version: string; commit: string } | null> {
+  try {
+    const { stdout } = await run(path, ['--version'], { timeout: 5_000 });
+    const parts = stdout.split(' - ');
+    const git = (parts[1] ?? '').trim().split('.');
+    const commit = git.length === 2 && git[0] === 'git' ? git[1]! : '';
+    const head = parts[0]!.trim();
+    const version = head.startsWith('tini version ') ? head.slice('tini version '.length) : '';
+    return version || commit ? { name, version, commit } : null;
+  } catch {
+    return null;
+  }
+}
+
 export class RuncDriver implements ExecDriver {
   readonly name = 'runc';
   private current: ExecStatus | null = null;
   private rt: ContainerRuntime | null = null;
   private cg: CgroupReader | null = null;
+  private initPath = '';
 
   private runtime(): ContainerRuntime {
     if (!this.rt) throw new SystemError('the exec driver cannot run containers: ' + (this.current?.warnings.find((w) => /not found in PATH/.test(w)) ?? 'it is not initialised'));
@@ -70,6 +105,9 @@ export class RuncDriver implements ExecDriver {
     const warnings: string[] = [];
     const runtimePath = await which(runtime);
     if (!runtimePath) warnings.push(`WARNING: ${runtime} was not found in PATH: containers cannot be started`);
+    this.initPath = config.initPath ?? '';
+    // dockerd names the component after --init-path's file name (docker-init by default).
+    const initVersion = await findInit(this.initPath).then((p) => initVersionOf(p, this.initPath ? basename(this.initPath) : DEFAULT_INIT_BINARY), () => null);
     const conmonPath = await which('conmon');
     if (!conmonPath) warnings.push('WARNING: conmon was not found in PATH: containers cannot be started');
     const support = await cgroupSupport(version);
@@ -88,6 +126,7 @@ export class RuncDriver implements ExecDriver {
       runtimes: { [runtime]: { path: runtimePath ?? runtime } },
       runtimeVersion: runtimePath ? await versionOf(runtime, runtimePath) : null,
       monitorVersion: conmonPath ? await versionOf('conmon', conmonPath) : null,
+      initVersion,
       cgroupDriver: 'cgroupfs',
       cgroupVersion: version,
       cgroup: support,
@@ -101,8 +140,11 @@ export class RuncDriver implements ExecDriver {
     return this.current;
   }
 
-  create(spec: RunSpec) {
-    return this.runtime().create(spec);
+  async create(spec: RunSpec) {
+    const rt = this.runtime();
+    // --init: looked up at each start, as dockerd does (installing tini later is enough).
+    if (spec.init) spec = { ...spec, init: { path: await findInit(spec.init.path || this.initPath) } };
+    return rt.create(spec);
   }
   start(id: string) {
     return this.runtime().start(id);
