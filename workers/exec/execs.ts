@@ -89,6 +89,8 @@ async function processSpec(paths: ExecPaths, a: ExecProcessArgs): Promise<Record
     const bounding = p.capabilities.bounding;
     p.capabilities = u.uid === 0 ? { bounding, effective: bounding, permitted: bounding } : { bounding };
   }
+  // docker exec --privileged: every capability, for any user (dockerd's execSetPlatformOpt).
+  if (a.privilegedCaps) p.capabilities = { bounding: a.privilegedCaps, effective: a.privilegedCaps, permitted: a.privilegedCaps };
   p.env = env;
   return p;
 }

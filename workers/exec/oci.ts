@@ -7,6 +7,7 @@
  */
 import type { RunSpec } from '../../src/protocol/types/containers.js';
 import type { ResolvedUser } from './user.js';
+import { deviceSpec } from './devices.js';
 
 /** Where `docker run --init` puts the init binary, as dockerd. */
 export const INIT_IN_CONTAINER = '/sbin/docker-init';
@@ -20,8 +21,9 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
     { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
-    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['ro', 'nosuid', 'noexec', 'nodev'] },
+    // --privileged: /sys and the cgroups writable (dockerd's WithMounts clears their ro).
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: s.privileged ? ['nosuid', 'noexec', 'nodev'] : ['nosuid', 'noexec', 'nodev', 'ro'] },
+    { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: s.privileged ? ['nosuid', 'noexec', 'nodev'] : ['ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${s.shmSize}`] },
     bind('/etc/resolv.conf', s.resolvConfPath),
@@ -35,8 +37,10 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
   const mounts = [...defaults.filter((m) => !taken.has(m.destination)), ...own];
   // --init (dockerd's WithInit): the init binary, read-only, last so no mount hides it.
   if (s.init) mounts.push({ destination: INIT_IN_CONTAINER, type: 'bind', source: s.init.path, options: ['bind', 'ro'] });
+  // --privileged, --device, --device-cgroup-rule (dockerd's WithDevices; host devices looked up now).
+  const dev = deviceSpec(s, [{ allow: false, access: 'rwm' }, ...defaultDeviceRules()]);
   const resources: Record<string, unknown> = {
-    devices: [{ allow: false, access: 'rwm' }, ...defaultDeviceRules()],
+    devices: dev.rules,
   };
   if (s.memory > 0) resources.memory = { limit: s.memory, ...(s.memorySwap !== 0 ? { swap: s.memorySwap } : {}) };
   const cpu: Record<string, number> = {};
@@ -63,6 +67,7 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
       capabilities: user.uid === 0 ? { bounding: s.capabilities, effective: s.capabilities, permitted: s.capabilities } : { bounding: s.capabilities },
       ...(s.rlimits.length ? { rlimits: s.rlimits } : {}),
       oomScoreAdj: s.oomScoreAdj,
+      ...(s.noNewPrivileges ? { noNewPrivileges: true } : {}),
     },
     root: { path: s.rootfs, readonly: s.readonlyRootfs },
     hostname: s.hostname,
@@ -71,8 +76,12 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
       resources,
       cgroupsPath: `/berth/${s.id}`,
       namespaces,
-      // dockerd's, in a network namespace of the container's own: unprivileged ports and ping, no IPv6.
-      ...(s.netns ? { sysctl: { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' } } : {}),
+      ...(dev.devices.length ? { devices: dev.devices } : {}),
+      // dockerd's, in a network namespace of the container's own: unprivileged ports and ping, no IPv6;
+      // then --sysctl over them (runc refuses one that is not namespaced, or net.* in the host's network).
+      ...(s.netns || Object.keys(s.sysctls ?? {}).length
+        ? { sysctl: { ...(s.netns ? { 'net.ipv4.ip_unprivileged_port_start': '0', 'net.ipv4.ping_group_range': '0 2147483647', 'net.ipv6.conf.all.disable_ipv6': '1', 'net.ipv6.conf.default.disable_ipv6': '1' } : {}), ...s.sysctls } }
+        : {}),
       ...(s.rootfsPropagation ? { rootfsPropagation: s.rootfsPropagation } : {}),
       maskedPaths: s.maskedPaths,
       readonlyPaths: s.readonlyPaths,

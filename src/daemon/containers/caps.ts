@@ -2,6 +2,7 @@
  * Capabilities as dockerd grants them: its default set, and --cap-add/--cap-drop applied to it
  * (names with or without CAP_, any case, and ALL), as moby's caps.TweakCapabilities.
  */
+import { readFileSync } from 'node:fs';
 import { InvalidParameterError } from '../../errdefs/errors.js';
 
 export const DEFAULT_CAPS = [
@@ -38,4 +39,34 @@ export function effectiveCaps(add: string[], drop: string[]): string[] {
   if (a.includes('ALL')) caps = ALL_CAPS.filter((c) => !d.includes(c) || a.includes(c));
   for (const c of a) if (c !== 'ALL' && !caps.includes(c)) caps.push(c);
   return caps;
+}
+
+let available: string[] | null = null;
+
+/**
+ * allCaps: every capability this kernel has (ALL_CAPS is in number order, up to
+ * /proc/sys/kernel/cap_last_cap) that berthd itself holds (its effective set): what --privileged
+ * and `docker exec --privileged` grant. This is later dockerd's GetAllCapabilities (the caps of
+ * the daemon's environment, so a berthd in a container with fewer caps can still run privileged
+ * containers); 20.10 took every capability up to CAP_AUDIT_READ and failed in such a place.
+ */
+export function allCaps(): string[] {
+  if (available === null) {
+    let last = ALL_CAPS.length - 1;
+    let eff = (1n << BigInt(ALL_CAPS.length)) - 1n;
+    try {
+      const n = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8').trim());
+      if (Number.isInteger(n) && n >= 0) last = n;
+    } catch {
+      // an old kernel: every capability berth knows
+    }
+    try {
+      const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+      if (m) eff = BigInt(`0x${m[1]}`);
+    } catch {
+      // keep them all: runc says what it cannot grant
+    }
+    available = ALL_CAPS.slice(0, last + 1).filter((_, i) => (eff >> BigInt(i)) & 1n);
+  }
+  return available;
 }

@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { InvalidParameterError, NotImplementedError } from '../../errdefs/errors.js';
 import { parseSignal } from './signals.js';
 import { effectiveCaps } from './caps.js';
+import { checkDeviceCgroupRules, checkDevices, checkSecurityOpt, checkSysctls } from './security.js';
 
 type Doc = Record<string, unknown>;
 
@@ -79,9 +80,8 @@ function obj(o: Doc, key: string): Doc | null {
  */
 const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
   ['VolumesFrom', 'a later issue'],
-  ['Privileged', 'a later issue'], ['SecurityOpt', 'a later issue'],
-  ['Devices', 'a later issue'], ['DeviceCgroupRules', 'a later issue'], ['DeviceRequests', 'a later issue'],
-  ['Sysctls', 'a later issue'], ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
+  ['DeviceRequests', 'a later issue'],
+  ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
   ['Cgroup', 'a later issue'], ['PidMode', 'a later issue'], ['UTSMode', 'a later issue'], ['UsernsMode', 'a later issue'],
   ['OomKillDisable', 'a later issue'], ['MemoryReservation', 'a later issue'], ['KernelMemory', 'a later issue'],
   ['KernelMemoryTCP', 'a later issue'], ['CpusetCpus', 'a later issue'], ['CpusetMems', 'a later issue'],
@@ -245,8 +245,14 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
   const capDrop = strings(hc.CapDrop, 'CapDrop');
   effectiveCaps(capAdd ?? [], capDrop ?? []); // checks the names
   const ulimits = checkUlimits(hc.Ulimits);
-  const masked = hc.MaskedPaths === undefined || hc.MaskedPaths === null ? DEFAULT_MASKED_PATHS : strings(hc.MaskedPaths, 'MaskedPaths')!;
-  const readonly = hc.ReadonlyPaths === undefined || hc.ReadonlyPaths === null ? DEFAULT_READONLY_PATHS : strings(hc.ReadonlyPaths, 'ReadonlyPaths')!;
+  const privileged = bool(hc, 'Privileged');
+  // A privileged container has no masked or read-only paths unless it asks for some (dockerd's create).
+  const masked = hc.MaskedPaths === undefined || hc.MaskedPaths === null ? (privileged ? null : DEFAULT_MASKED_PATHS) : strings(hc.MaskedPaths, 'MaskedPaths')!;
+  const readonly = hc.ReadonlyPaths === undefined || hc.ReadonlyPaths === null ? (privileged ? null : DEFAULT_READONLY_PATHS) : strings(hc.ReadonlyPaths, 'ReadonlyPaths')!;
+  const securityOpt = checkSecurityOpt(strings(hc.SecurityOpt, 'SecurityOpt'), privileged);
+  const devices = checkDevices(hc.Devices);
+  const deviceCgroupRules = checkDeviceCgroupRules(strings(hc.DeviceCgroupRules, 'DeviceCgroupRules'));
+  const sysctls = checkSysctls(hc.Sysctls);
 
   return {
     Binds: strings(hc.Binds, 'Binds'),
@@ -271,15 +277,16 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     Links: strings(hc.Links, 'Links'),
     OomScoreAdj: oom,
     PidMode: '',
-    Privileged: false,
+    Privileged: privileged,
     PublishAllPorts: bool(hc, 'PublishAllPorts'),
     ReadonlyRootfs: bool(hc, 'ReadonlyRootfs'),
-    SecurityOpt: null,
+    SecurityOpt: securityOpt,
     // Kept as given, where dockerd's encoder puts them (omitted when empty).
     ...(isEmpty(hc.Tmpfs) ? {} : { Tmpfs: tmpfsMap(hc.Tmpfs) }),
     UTSMode: '',
     UsernsMode: '',
     ShmSize: shm || DEFAULT_SHM_SIZE,
+    ...(sysctls ? { Sysctls: sysctls } : {}),
     Runtime: runtime,
     ConsoleSize: [Number(console[0] ?? 0), Number(console[1] ?? 0)],
     Isolation: isolation,
@@ -299,8 +306,8 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
     CpuRealtimeRuntime: 0,
     CpusetCpus: '',
     CpusetMems: '',
-    Devices: [],
-    DeviceCgroupRules: null,
+    Devices: devices,
+    DeviceCgroupRules: deviceCgroupRules,
     DeviceRequests: null,
     KernelMemory: 0,
     KernelMemoryTCP: 0,

@@ -6,8 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Engine } from '../../engine/engine.js';
 import { Job } from '../../engine/job.js';
-import { ConflictError, InvalidParameterError, NotFoundError, NotImplementedError } from '../../errdefs/errors.js';
+import { ConflictError, InvalidParameterError, NotFoundError } from '../../errdefs/errors.js';
 import type { ExecConfig } from '../../protocol/types/containers.js';
+import { allCaps } from './caps.js';
 import { parseDetachKeys } from './detachKeys.js';
 import type { ContainerRecord } from './store.js';
 
@@ -56,7 +57,6 @@ export class Execs {
     const b = body ?? {};
     const cmd = strs(b.Cmd, 'Cmd');
     if (cmd.length === 0) throw new InvalidParameterError('No exec command specified');
-    if (b.Privileged === true) throw new NotImplementedError('berth does not implement privileged exec sessions yet (planned: a later issue)');
     this.running(rec, name);
     const detachKeys = typeof b.DetachKeys === 'string' ? b.DetachKeys : '';
     parseDetachKeys(detachKeys); // a bad one is refused now
@@ -68,7 +68,7 @@ export class Execs {
       ID: id,
       Running: false,
       ExitCode: null,
-      ProcessConfig: { tty: b.Tty === true, entrypoint: cmd[0]!, arguments: cmd.slice(1), privileged: false, ...(user ? { user } : {}) },
+      ProcessConfig: { tty: b.Tty === true, entrypoint: cmd[0]!, arguments: cmd.slice(1), privileged: b.Privileged === true, ...(user ? { user } : {}) },
       OpenStdin: b.AttachStdin === true,
       OpenStderr: b.AttachStderr === true,
       OpenStdout: b.AttachStdout === true,
@@ -114,6 +114,8 @@ export class Execs {
         detach,
         detachKeys: parseDetachKeys(e.keys),
         consoleSize,
+        // docker exec --privileged: all capabilities, whoever the user (dockerd's execSetPlatformOpt).
+        ...(e.ProcessConfig.privileged ? { privilegedCaps: allCaps() } : {}),
       },
       { stdoutPort: job.stdout.takePort(), stdinPort: job.stdin.takePort(), signal: job.signal, from: 'daemon' },
     );

@@ -35,7 +35,8 @@ import { parseTimestamp } from '../../protocol/timestamps.js';
 import { plan, type EndpointRequest } from './config.js';
 import { writeNetFiles } from './files.js';
 import { parseSignal, validSignal } from './signals.js';
-import { effectiveCaps } from './caps.js';
+import { allCaps, effectiveCaps } from './caps.js';
+import { noNewPrivileges } from './security.js';
 import { ContainerStore, validName, zeroState, type ContainerRecord, type MountPoint } from './store.js';
 import { planMounts, removeMounts, startMounts, stopMounts } from './mounts.js';
 import type { Volumes } from '../volumes/service.js';
@@ -538,7 +539,13 @@ export class Containers {
       oomScoreAdj: n('OomScoreAdj'),
       maskedPaths: (hc.MaskedPaths as string[]) ?? [],
       readonlyPaths: (hc.ReadonlyPaths as string[]) ?? [],
-      capabilities: effectiveCaps((hc.CapAdd as string[] | null) ?? [], (hc.CapDrop as string[] | null) ?? []),
+      // Privileged: every capability, whatever --cap-add/--cap-drop say (dockerd's TweakCapabilities).
+      capabilities: hc.Privileged ? allCaps() : effectiveCaps((hc.CapAdd as string[] | null) ?? [], (hc.CapDrop as string[] | null) ?? []),
+      privileged: Boolean(hc.Privileged),
+      devices: (hc.Devices as RunSpec['devices'] | null) ?? [],
+      deviceCgroupRules: (hc.DeviceCgroupRules as string[] | null) ?? [],
+      sysctls: (hc.Sysctls as Record<string, string> | undefined) ?? {},
+      noNewPrivileges: noNewPrivileges(hc.SecurityOpt as string[] | null),
       rlimits: ((hc.Ulimits as Array<{ Name: string; Hard: number; Soft: number }> | null) ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, hard: u.Hard, soft: u.Soft })),
       logPath: rec.LogPath,
       labels: c.Labels ?? {},

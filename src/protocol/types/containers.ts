@@ -73,6 +73,16 @@ export interface RunSpec {
   mounts?: Array<{ destination: string; type: string; source: string; options: string[] }>;
   /** rshared or rslave when a bind mount asks for that propagation. */
   rootfsPropagation?: string;
+  /** --privileged: every host device, the devices cgroup open, /sys and cgroups writable. */
+  privileged?: boolean;
+  /** --device (HostConfig.Devices): looked up on the host at start. */
+  devices?: Array<{ PathOnHost: string; PathInContainer: string; CgroupPermissions: string }>;
+  /** --device-cgroup-rule ("c 1:3 rwm"): added to the devices cgroup. */
+  deviceCgroupRules?: string[];
+  /** --sysctl, over dockerd's defaults (runc refuses those that are not namespaced). */
+  sysctls?: Record<string, string>;
+  /** --security-opt no-new-privileges. */
+  noNewPrivileges?: boolean;
   /**
    * --init: the init binary bind-mounted read-only at /sbin/docker-init, which runs the process
    * as its child (args become /sbin/docker-init -- args). path '' = docker-init, else tini-static,
@@ -208,6 +218,8 @@ export interface ExecProcessArgs {
   detach: boolean;
   detachKeys: number[];
   consoleSize: [number, number] | null;
+  /** docker exec --privileged: these capabilities (all), for any user, as dockerd's execSetPlatformOpt. */
+  privilegedCaps?: string[];
 }
 
 /** What dockerd keeps of an exec (GET /exec/{id}/json). */
