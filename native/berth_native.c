@@ -617,31 +617,87 @@ static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   return u;
 }
 
+/* The work of one mount or umount2, done on a libuv pool thread: an unmount can wait for the
+ * filesystem's writeback for hundreds of milliseconds, which must not stall the actor's loop. */
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int is_mount;
+  char source[4096], target[4096], fstype[256], data[4096];
+  unsigned long flags;
+  int err;
+} mount_job_t;
+
+static void mount_execute(napi_env env, void *data) {
+  (void)env;
+  mount_job_t *j = data;
+  int rc = j->is_mount ? mount(j->source, j->target, j->fstype[0] ? j->fstype : NULL, j->flags, j->data[0] ? j->data : NULL)
+                       : umount2(j->target, (int)j->flags);
+  j->err = rc != 0 ? errno : 0;
+}
+
+static void mount_complete(napi_env env, napi_status status, void *data) {
+  mount_job_t *j = data;
+  if (status == napi_ok && j->err == 0) {
+    napi_value u;
+    napi_get_undefined(env, &u);
+    napi_resolve_deferred(env, j->deferred, u);
+  } else {
+    int err = j->err ? j->err : EIO;
+    char msg[4400];
+    snprintf(msg, sizeof msg, "%s: %s", j->target, strerror(err));
+    napi_value code, message, error;
+    napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+    napi_create_error(env, code, message, &error);
+    napi_reject_deferred(env, j->deferred, error);
+  }
+  napi_delete_async_work(env, j->work);
+  free(j);
+}
+
+static napi_value queue_mount_job(napi_env env, mount_job_t *j) {
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, j->is_mount ? "berth.mount" : "berth.umount2", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, mount_execute, mount_complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
 /*
- * mount(source, target, fstype, flags, data) and umount2(target, flags): the syscalls the graph
- * actor used mount(8) and umount(8) for — a process each, on every container's create, start
+ * mount(source, target, fstype, flags, data) and umount2(target, flags) → Promise: the syscalls
+ * the graph actor used mount(8) and umount(8) processes for, on every container's create, start
  * and exit. data is at most a page, as the kernel takes it.
  */
 static napi_value js_mount(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char source[4096], target[4096], fstype[256], data[4096];
-  if (argc != 5 || get_str(env, argv[0], source, sizeof source) || get_str(env, argv[1], target, sizeof target) ||
-      get_str(env, argv[2], fstype, sizeof fstype) || get_str(env, argv[4], data, sizeof data)) return NULL;
-  unsigned long flags = (unsigned long)(uint32_t)arg_i32(env, argv[3]);
-  if (mount(source, target, fstype[0] ? fstype : NULL, flags, data[0] ? data : NULL) != 0) return throw_errno(env, target, errno);
-  return undefined(env);
+  mount_job_t *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, "mount", ENOMEM);
+  j->is_mount = 1;
+  if (argc != 5 || get_str(env, argv[0], j->source, sizeof j->source) || get_str(env, argv[1], j->target, sizeof j->target) ||
+      get_str(env, argv[2], j->fstype, sizeof j->fstype) || get_str(env, argv[4], j->data, sizeof j->data)) {
+    free(j);
+    return NULL;
+  }
+  j->flags = (unsigned long)(uint32_t)arg_i32(env, argv[3]);
+  return queue_mount_job(env, j);
 }
 
 static napi_value js_umount2(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char target[4096];
-  if (argc != 2 || get_str(env, argv[0], target, sizeof target)) return NULL;
-  if (umount2(target, arg_i32(env, argv[1])) != 0) return throw_errno(env, target, errno);
-  return undefined(env);
+  mount_job_t *j = calloc(1, sizeof *j);
+  if (!j) return throw_errno(env, "umount2", ENOMEM);
+  if (argc != 2 || get_str(env, argv[0], j->target, sizeof j->target)) {
+    free(j);
+    return NULL;
+  }
+  j->flags = (unsigned long)(uint32_t)arg_i32(env, argv[1]);
+  return queue_mount_job(env, j);
 }
 
 /* mknodat(dirfd, name, mode, major, minor): mode includes the file type. */

@@ -44,10 +44,10 @@ export interface BerthNative {
   /** null when the name does not exist. */
   fstatat(dirfd: number, name: string, flags: number): NativeStat | null;
 
-  /** mount(2): fstype '' and data '' are NULL; flags are MS_* bits (see MS below). */
-  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
-  /** umount2(2): flags are MNT_* bits. */
-  umount2(target: string, flags: number): void;
+  /** mount(2) on a libuv pool thread: fstype '' and data '' are NULL; flags are MS_* bits (see MS below). */
+  mount(source: string, target: string, fstype: string, flags: number, data: string): Promise<void>;
+  /** umount2(2) on a libuv pool thread (an unmount may wait for writeback); flags are MNT_* bits. */
+  umount2(target: string, flags: number): Promise<void>;
   /** close(2) of an fd the addon opened (openat2): Node's fs.close warns about fds it did not open. */
   closeFd(fd: number): void;
   /** A new network namespace bound to the (existing, empty) file at path, its loopback up. */

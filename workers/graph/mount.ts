@@ -1,8 +1,8 @@
 /**
  * Realising a driver's mount description: the graph driver only describes mounts; whoever
  * needs the filesystem (a container start, a test, an export) mounts it here. mount(2) and
- * umount2(2) through the native addon — every container's create, start and exit mounts or
- * unmounts, and a mount(8) process for each cost several milliseconds of it.
+ * umount2(2) through the native addon, on a pool thread — every container's create, start and
+ * exit mounts or unmounts, and a mount(8) process for each cost several milliseconds of it.
  */
 import { SystemError } from '../../src/errdefs/errors.js';
 import { MS, native } from '../../src/native/native.js';
@@ -13,11 +13,11 @@ export async function mountAll(mounts: Mount[], target: string): Promise<void> {
     try {
       if (m.type === 'bind') {
         const rec = m.options.includes('rbind') ? MS.REC : 0;
-        native().mount(m.source, target, '', MS.BIND | rec, '');
+        await native().mount(m.source, target, '', MS.BIND | rec, '');
         // A read-only bind takes a second call, as mount(8) makes it.
-        if (m.options.includes('ro')) native().mount('', target, '', MS.REMOUNT | MS.BIND | MS.RDONLY | rec, '');
+        if (m.options.includes('ro')) await native().mount('', target, '', MS.REMOUNT | MS.BIND | MS.RDONLY | rec, '');
       } else {
-        native().mount(m.source, target, m.type, 0, m.options.join(','));
+        await native().mount(m.source, target, m.type, 0, m.options.join(','));
       }
     } catch (err) {
       throw new SystemError(`mount ${m.type} on ${target}: ${(err as Error).message}`);
@@ -27,7 +27,7 @@ export async function mountAll(mounts: Mount[], target: string): Promise<void> {
 
 export async function unmount(target: string): Promise<void> {
   try {
-    native().umount2(target, 0);
+    await native().umount2(target, 0);
   } catch (err) {
     throw new SystemError(`umount ${target}: ${(err as Error).message}`);
   }

@@ -43,7 +43,7 @@ export class Netns {
     const path = this.path(id);
     if (!(await stat(path).then(() => true, () => false))) return;
     try {
-      native().umount2(path, 0);
+      await native().umount2(path, 0);
     } catch {
       // Not mounted (a create that failed half-way): the file goes all the same.
     }
