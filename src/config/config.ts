@@ -14,6 +14,7 @@ import { DEFAULTS, FLAGS, FLAG_BY_NAME } from './flags.js';
 import { UsageError, parseFlags, type FlagValue } from './parse.js';
 import { ConfigFileError, conflictMessage, loadDaemonJson } from './daemonJson.js';
 import { cidrContains, parseCidr } from './net.js';
+import { goFileError } from '../daemon/containers/seccomp.js';
 
 export interface DaemonConfig {
   pidfile: string;
@@ -53,6 +54,8 @@ export interface DaemonConfig {
   /** --init-path: the init binary bind-mounted at /sbin/docker-init ('' = docker-init, else tini-static, in PATH). */
   initPath: string;
   mtu: number;
+  /** --seccomp-profile: the containers' default seccomp profile (a path), "unconfined", or '' (the distribution's). */
+  seccompProfile: string;
   selinuxEnabled: boolean;
   /** Containers outlive a clean shutdown (they always outlive a crash: conmon holds them). */
   liveRestore: boolean;
@@ -229,6 +232,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   for (const o of storageOpts) if (!/^[^=]+=/.test(o)) throw arg(o, '--storage-opt', 'expected key=value');
   const defaultRuntime = value<string>('default-runtime');
   if (!RUNTIMES.includes(defaultRuntime)) throw new ConfigError(`specified default runtime '${defaultRuntime}' does not exist`);
+  // dockerd's setupSeccompProfile: a profile that cannot be read stops the daemon ("builtin" is later dockerd's name for the default).
+  const seccompProfile = value<string>('seccomp-profile');
+  if (seccompProfile && seccompProfile !== 'unconfined' && seccompProfile !== 'builtin') {
+    try {
+      readFileSync(seccompProfile);
+    } catch (err) {
+      throw new ConfigError(`opening seccomp profile (${seccompProfile}) failed: ${goFileError(seccompProfile, err as NodeJS.ErrnoException)}`);
+    }
+  }
 
   // API server.
   const tlsVerify = value<boolean>('tlsverify');
@@ -301,6 +313,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       init: value<boolean>('init'),
       initPath: value<string>('init-path'),
       mtu,
+      seccompProfile,
       selinuxEnabled: value<boolean>('selinux-enabled'),
       liveRestore: value<boolean>('live-restore'),
       shutdownTimeout: value<number>('shutdown-timeout'),

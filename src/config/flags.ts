@@ -59,6 +59,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'mtu', type: 'int', key: 'mtu', default: 0, arg: 'int', usage: 'Set the containers network MTU (0 = 1500)' },
   { name: 'live-restore', type: 'bool', key: 'live-restore', default: false, usage: 'Keep containers running while the daemon is down (by default a clean shutdown stops them)' },
   { name: 'shutdown-timeout', type: 'int', key: 'shutdown-timeout', default: 15, arg: 'int', usage: 'Default shutdown timeout in seconds for containers' },
+  { name: 'seccomp-profile', type: 'string', key: 'seccomp-profile', default: '', arg: 'string', usage: 'Path to seccomp profile, or "unconfined" (default: /usr/share/containers/seccomp.json when present)' },
   { name: 'selinux-enabled', type: 'bool', key: 'selinux-enabled', default: false, usage: 'Enable selinux support' },
   // The API server (seed §5.7) and the daemon around it.
   { name: 'exec-root', type: 'string', key: 'exec-root', default: DEFAULTS.execRoot, arg: 'string', usage: 'Root directory for execution state files' },
