@@ -19,6 +19,7 @@ import { Volumes, volumeCreateArgs } from './volumes/service.js';
 import { logger } from '../log/log.js';
 import { ContainerFiles } from './containers/commit.js';
 import { systemInfo } from './info.js';
+import { daemonProfile, type DaemonProfile } from './containers/seccomp.js';
 import { versionInfo } from './version.js';
 
 /** What the graph actor needs of the daemon's registry flags. */
@@ -64,6 +65,9 @@ export class Daemon {
     readonly graph: GraphStatus,
     readonly exec: ExecStatus,
   ) {
+    // The containers' seccomp profile, read once as dockerd's setupSeccompProfile (not reloaded).
+    this.seccomp = daemonProfile(config.seccompProfile);
+    if (this.seccomp.warning) logger.warn(this.seccomp.warning.replace(/^WARNING: /, ''));
     // Volumes are referenced by container records: it reads them from the container store.
     this.volumes = new Volumes({
       root: join(config.dataRoot, 'volumes'),
@@ -79,9 +83,11 @@ export class Daemon {
       graphDriver: graph.driver,
       defaultRuntime: deps.config.defaultRuntime,
       volumes: this.volumes,
+      seccomp: this.seccomp,
     });
   }
 
+  readonly seccomp: DaemonProfile;
   readonly containers: Containers;
   readonly volumes: Volumes;
   private restored: Promise<void> = Promise.resolve();
@@ -194,6 +200,7 @@ export class Daemon {
           eventListeners: this.deps.eventListeners,
           threads: this.deps.threads,
           containers: () => this.containers.counts(),
+          seccomp: this.seccomp,
         }),
     };
   }

@@ -11,6 +11,7 @@ import { isLoopback } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
 import type { SystemInfo } from '../protocol/types/system.js';
 import { buildInfo } from '../build/info.js';
+import type { DaemonProfile } from './containers/seccomp.js';
 
 export interface InfoDeps {
   engine: Engine;
@@ -19,6 +20,8 @@ export interface InfoDeps {
   eventListeners: () => number;
   threads: () => number;
   containers: () => { total: number; running: number; paused: number; stopped: number };
+  /** The containers' seccomp profile (its name for SecurityOptions; a warning when there is none). */
+  seccomp: DaemonProfile;
 }
 
 function osRelease(): { pretty: string; version: string } {
@@ -71,6 +74,7 @@ export async function systemInfo(deps: InfoDeps): Promise<SystemInfo> {
       );
     }
   }
+  if (deps.seccomp.warning) warnings.push(deps.seccomp.warning);
   if (cfg.debugFailpoints) {
     warnings.unshift('WARNING: berthd runs with --debug-failpoints: fault injection is enabled (PUT /debug/failpoints); do not use this daemon for real work');
   }
@@ -153,7 +157,8 @@ export async function systemInfo(deps: InfoDeps): Promise<SystemInfo> {
     ContainerdCommit: { ID: '', Expected: '' },
     RuncCommit: { ID: runtimeCommit, Expected: runtimeCommit },
     InitCommit: { ID: initCommit, Expected: initCommit },
-    SecurityOptions: [],
+    // dockerd's fillSecurityOptions: "default", the --seccomp-profile path, or "unconfined" (later dockerd's); nothing without seccomp.
+    SecurityOptions: deps.seccomp.name ? [`name=seccomp,profile=${deps.seccomp.name}`] : [],
     Warnings: warnings,
   };
 }

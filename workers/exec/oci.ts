@@ -85,6 +85,7 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
       ...(s.rootfsPropagation ? { rootfsPropagation: s.rootfsPropagation } : {}),
       maskedPaths: s.maskedPaths,
       readonlyPaths: s.readonlyPaths,
+      ...(s.seccomp ? { seccomp: s.seccomp } : {}),
     },
   };
 }

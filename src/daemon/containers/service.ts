@@ -37,6 +37,7 @@ import { writeNetFiles } from './files.js';
 import { parseSignal, validSignal } from './signals.js';
 import { allCaps, effectiveCaps } from './caps.js';
 import { noNewPrivileges } from './security.js';
+import { containerSeccomp, type DaemonProfile } from './seccomp.js';
 import { ContainerStore, validName, zeroState, type ContainerRecord, type MountPoint } from './store.js';
 import { planMounts, removeMounts, startMounts, stopMounts } from './mounts.js';
 import type { Volumes } from '../volumes/service.js';
@@ -54,6 +55,8 @@ export interface ContainerDeps {
   graphDriver: string;
   defaultRuntime: string;
   volumes: Volumes;
+  /** The daemon's seccomp profile (--seccomp-profile, else the distribution's). */
+  seccomp: DaemonProfile;
 }
 
 /** What the daemon keeps in memory for a container, besides its record. */
@@ -511,6 +514,10 @@ export class Containers {
     const hc = rec.HostConfig;
     const c = rec.Config;
     const n = (k: string) => Number(hc[k] ?? 0);
+    // Privileged: every capability, whatever --cap-add/--cap-drop say (dockerd's TweakCapabilities).
+    const capabilities = hc.Privileged ? allCaps() : effectiveCaps((hc.CapAdd as string[] | null) ?? [], (hc.CapDrop as string[] | null) ?? []);
+    // dockerd's WithSeccomp: a profile's includes/excludes caps are checked against the bounding set.
+    const seccomp = containerSeccomp(hc.SecurityOpt as string[] | null, Boolean(hc.Privileged), this.d.seccomp, { capabilities });
     return {
       id: rec.ID,
       rootfs,
@@ -539,13 +546,13 @@ export class Containers {
       oomScoreAdj: n('OomScoreAdj'),
       maskedPaths: (hc.MaskedPaths as string[]) ?? [],
       readonlyPaths: (hc.ReadonlyPaths as string[]) ?? [],
-      // Privileged: every capability, whatever --cap-add/--cap-drop say (dockerd's TweakCapabilities).
-      capabilities: hc.Privileged ? allCaps() : effectiveCaps((hc.CapAdd as string[] | null) ?? [], (hc.CapDrop as string[] | null) ?? []),
+      capabilities,
       privileged: Boolean(hc.Privileged),
       devices: (hc.Devices as RunSpec['devices'] | null) ?? [],
       deviceCgroupRules: (hc.DeviceCgroupRules as string[] | null) ?? [],
       sysctls: (hc.Sysctls as Record<string, string> | undefined) ?? {},
       noNewPrivileges: noNewPrivileges(hc.SecurityOpt as string[] | null),
+      ...(seccomp ? { seccomp: seccomp as unknown as Record<string, unknown> } : {}),
       rlimits: ((hc.Ulimits as Array<{ Name: string; Hard: number; Soft: number }> | null) ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, hard: u.Hard, soft: u.Soft })),
       logPath: rec.LogPath,
       labels: c.Labels ?? {},

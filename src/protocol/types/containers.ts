@@ -83,6 +83,8 @@ export interface RunSpec {
   sysctls?: Record<string, string>;
   /** --security-opt no-new-privileges. */
   noNewPrivileges?: boolean;
+  /** The OCI linux.seccomp of the container (daemon/containers/seccomp.ts); absent = no filter. */
+  seccomp?: Record<string, unknown>;
   /**
    * --init: the init binary bind-mounted read-only at /sbin/docker-init, which runs the process
    * as its child (args become /sbin/docker-init -- args). path '' = docker-init, else tini-static,
