@@ -14,6 +14,7 @@ import { DEFAULTS, FLAGS, FLAG_BY_NAME } from './flags.js';
 import { UsageError, parseFlags, type FlagValue } from './parse.js';
 import { ConfigFileError, conflictMessage, loadDaemonJson } from './daemonJson.js';
 import { cidrContains, parseCidr } from './net.js';
+import { LogOptError, jsonFileOptions, validateLogOpts } from '../logdriver/options.js';
 import { goFileError } from '../daemon/containers/seccomp.js';
 
 export interface DaemonConfig {
@@ -54,6 +55,10 @@ export interface DaemonConfig {
   /** --init-path: the init binary bind-mounted at /sbin/docker-init ('' = docker-init, else tini-static, in PATH). */
   initPath: string;
   mtu: number;
+  /** --log-driver: containers' logging driver when they name none (json-file, none). */
+  logDriver: string;
+  /** --log-opt (daemon.json log-opts): its options, merged under containers' own when the driver is this one. */
+  logOpts: Record<string, string>;
   /** --seccomp-profile: the containers' default seccomp profile (a path), "unconfined", or '' (the distribution's). */
   seccompProfile: string;
   selinuxEnabled: boolean;
@@ -230,6 +235,20 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   const storageOpts = value<string[]>('storage-opt');
   for (const o of storageOpts) if (!/^[^=]+=/.test(o)) throw arg(o, '--storage-opt', 'expected key=value');
+  // dockerd's setupDefaultLogConfig (and, ahead of any container, the json-file logger's own checks).
+  const logDriver = value<string>('log-driver');
+  const logOpts: Record<string, string> = {};
+  for (const o of value<string[]>('log-opt')) {
+    const i = o.indexOf('=');
+    logOpts[i < 0 ? o : o.slice(0, i)] = i < 0 ? '' : o.slice(i + 1);
+  }
+  try {
+    validateLogOpts(logDriver, logOpts);
+    if (logDriver === 'json-file') jsonFileOptions(logOpts, null);
+  } catch (err) {
+    if (!(err instanceof LogOptError)) throw err;
+    throw new ConfigError(`failed to start daemon: failed to set log opts: ${err.message}`);
+  }
   const defaultRuntime = value<string>('default-runtime');
   if (!RUNTIMES.includes(defaultRuntime)) throw new ConfigError(`specified default runtime '${defaultRuntime}' does not exist`);
   // dockerd's setupSeccompProfile: a profile that cannot be read stops the daemon ("builtin" is later dockerd's name for the default).
@@ -313,6 +332,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       init: value<boolean>('init'),
       initPath: value<string>('init-path'),
       mtu,
+      logDriver,
+      logOpts,
       seccompProfile,
       selinuxEnabled: value<boolean>('selinux-enabled'),
       liveRestore: value<boolean>('live-restore'),
@@ -355,6 +376,7 @@ export function configAttributes(c: DaemonConfig): Record<string, string> {
     iptables: String(c.iptables),
     labels: list(c.labels),
     'live-restore': String(c.liveRestore),
+    'log-driver': c.logDriver,
     'log-level': c.logLevel,
     'max-concurrent-downloads': String(c.maxConcurrentDownloads),
     'max-concurrent-uploads': String(c.maxConcurrentUploads),

@@ -19,13 +19,15 @@ function typeName(v: unknown): string {
 }
 
 function coerce(file: string, key: string, spec: FlagSpec, v: unknown): FlagValue {
-  const want = { string: 'a string', bool: 'a boolean', int: 'a number', list: 'an array of strings' }[spec.type];
+  const want = { string: 'a string', bool: 'a boolean', int: 'a number', list: 'an array of strings', map: 'an object of strings' }[spec.type];
   const bad = () => fail(file, `invalid value for "${key}": expected ${want}, got ${typeName(v)}`);
   switch (spec.type) {
     case 'string': return typeof v === 'string' ? v : bad();
     case 'bool': return typeof v === 'boolean' ? v : bad();
     case 'int': return typeof v === 'number' && Number.isInteger(v) ? v : bad();
     case 'list': return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : bad();
+    // Kept as the flag's key=value strings.
+    case 'map': return typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string') ? Object.entries(v as Record<string, string>).map(([k, x]) => `${k}=${x}`) : bad();
   }
 }
 

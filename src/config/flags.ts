@@ -4,7 +4,8 @@
  * daemon.json loader, --help and the reload event all read this one table.
  */
 
-export type FlagType = 'string' | 'bool' | 'int' | 'list';
+/** 'map': repeatable key=value (dockerd's MapOpts), an object of strings in daemon.json. */
+export type FlagType = 'string' | 'bool' | 'int' | 'list' | 'map';
 
 export interface FlagSpec {
   /** Long name without dashes. */
@@ -55,6 +56,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'default-runtime', type: 'string', key: 'default-runtime', default: 'runc', arg: 'string', usage: 'Default OCI runtime for containers' },
   { name: 'init', type: 'bool', key: 'init', default: false, usage: 'Run an init in the container to forward signals and reap processes' },
   { name: 'init-path', type: 'string', key: 'init-path', default: '', arg: 'string', usage: 'Path to the docker-init binary (default: docker-init, else tini-static, found in PATH)' },
+  { name: 'log-driver', type: 'string', key: 'log-driver', default: 'json-file', arg: 'string', usage: 'Default driver for container logs (json-file, none)' },
+  { name: 'log-opt', type: 'map', key: 'log-opts', default: [], arg: 'map', usage: 'Default log driver options for containers' },
   { name: 'exec-driver', short: 'e', type: 'string', default: '', arg: 'string', usage: 'Exec driver to use', aliasOf: 'default-runtime', deprecated: 'use --default-runtime' },
   { name: 'mtu', type: 'int', key: 'mtu', default: 0, arg: 'int', usage: 'Set the containers network MTU (0 = 1500)' },
   { name: 'live-restore', type: 'bool', key: 'live-restore', default: false, usage: 'Keep containers running while the daemon is down (by default a clean shutdown stops them)' },

@@ -48,7 +48,8 @@ export function parseFlags(argv: readonly string[]): ParsedFlags {
     switch (target.type) {
       case 'bool': v = typeof raw === 'boolean' ? raw : parseBool(shown, raw); break;
       case 'int': v = parseInt10(shown, String(raw)); break;
-      case 'list': v = [...((values.get(canonical) as string[] | undefined) ?? []), String(raw)]; break;
+      case 'list':
+      case 'map': v = [...((values.get(canonical) as string[] | undefined) ?? []), String(raw)]; break;
       default: v = String(raw);
     }
     values.set(canonical, v);

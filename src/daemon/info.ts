@@ -119,7 +119,7 @@ export async function systemInfo(deps: InfoDeps): Promise<SystemInfo> {
     // Go counts goroutines; berth's unit of concurrency is a thread: main plus its actors.
     NGoroutines: deps.threads(),
     SystemTime: new Date().toISOString().replace(/\.(\d{3})Z$/, (_, ms: string) => `.${ms}000000Z`),
-    LoggingDriver: 'json-file',
+    LoggingDriver: cfg.logDriver,
     CgroupDriver: exec.cgroupDriver,
     CgroupVersion: exec.cgroupVersion,
     NEventsListener: deps.eventListeners(),

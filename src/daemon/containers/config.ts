@@ -10,6 +10,14 @@ import { InvalidParameterError, NotImplementedError } from '../../errdefs/errors
 import { parseSignal } from './signals.js';
 import { effectiveCaps } from './caps.js';
 import { checkDeviceCgroupRules, checkDevices, checkSecurityOpt, checkSysctls } from './security.js';
+import { LogOptError, mergeLogConfig } from '../../logdriver/options.js';
+
+/** The daemon's --log-driver and --log-opt (dockerd's defaultLogConfig). */
+export interface LogDefaults {
+  type: string;
+  config: Record<string, string>;
+}
+const JSON_FILE: LogDefaults = { type: 'json-file', config: {} };
 
 type Doc = Record<string, unknown>;
 
@@ -116,9 +124,9 @@ export interface EndpointRequest {
  * plan checks a create request against its image and returns the container's Config and
  * HostConfig as they will be stored, and the process to run.
  */
-export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: string): CreatePlan {
+export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: string, logDefaults: LogDefaults = JSON_FILE): CreatePlan {
   const hc = obj(body, 'HostConfig') ?? {};
-  const hostConfig = normalizeHostConfig(hc, defaultRuntime);
+  const hostConfig = normalizeHostConfig(hc, defaultRuntime, logDefaults);
   const endpoint = checkNetworking(body, hostConfig);
 
   const img = image.Config ?? {};
@@ -186,7 +194,7 @@ export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: 
 const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 
 /** normalizeHostConfig checks a HostConfig and fills in what dockerd fills in. */
-export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
+export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults: LogDefaults = JSON_FILE): Doc {
   for (const [field, planned] of UNIMPLEMENTED_HOST) if (!isEmpty(hc[field])) refuse(field, planned);
   const ipc = str(hc, 'IpcMode');
   if (!['', 'private', 'shareable', 'none'].includes(ipc)) refuse(`IpcMode "${ipc}"`, 'a later issue');
@@ -198,10 +206,15 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
   if (runtime !== defaultRuntime) throw new InvalidParameterError(`Unknown runtime specified ${runtime}`);
 
   const log = obj(hc, 'LogConfig') ?? {};
-  const logType = str(log, 'Type') || 'json-file';
-  if (logType !== 'json-file') refuse(`LogConfig.Type "${logType}"`, 'a later issue (json-file only)');
   const logOpts = obj(log, 'Config') ?? {};
-  if (Object.keys(logOpts).length) refuse(`LogConfig.Config (${Object.keys(logOpts).join(', ')})`, 'a later issue');
+  for (const [k, v] of Object.entries(logOpts)) if (typeof v !== 'string') throw new InvalidParameterError(`invalid type for field LogConfig.Config.${k}: expected string`);
+  let logConfig: { Type: string; Config: Record<string, string> };
+  try {
+    logConfig = mergeLogConfig(str(log, 'Type'), logOpts as Record<string, string>, logDefaults);
+  } catch (err) {
+    if (!(err instanceof LogOptError)) throw err;
+    throw err.notImplemented ? new NotImplementedError(err.message) : new InvalidParameterError(err.message);
+  }
 
   const rp = obj(hc, 'RestartPolicy') ?? {};
   const rpName = str(rp, 'Name');
@@ -257,7 +270,7 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string): Doc {
   return {
     Binds: strings(hc.Binds, 'Binds'),
     ContainerIDFile: str(hc, 'ContainerIDFile'),
-    LogConfig: { Type: logType, Config: {} },
+    LogConfig: logConfig,
     NetworkMode: network,
     PortBindings: portBindings(hc.PortBindings),
     RestartPolicy: { Name: rpName || 'no', MaximumRetryCount: retries },

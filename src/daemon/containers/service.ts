@@ -25,6 +25,7 @@ import type {
   CreateArgs,
   ExitReport,
   ListArgs,
+  RunLog,
   RunSpec,
   StopArgs,
   WaitCondition,
@@ -37,6 +38,7 @@ import { writeNetFiles } from './files.js';
 import { parseSignal, validSignal } from './signals.js';
 import { allCaps, effectiveCaps } from './caps.js';
 import { noNewPrivileges } from './security.js';
+import { LogOptError, jsonFileOptions } from '../../logdriver/options.js';
 import { containerSeccomp, type DaemonProfile } from './seccomp.js';
 import { ContainerStore, validName, zeroState, type ContainerRecord, type MountPoint } from './store.js';
 import { planMounts, removeMounts, startMounts, stopMounts } from './mounts.js';
@@ -241,7 +243,8 @@ export class Containers {
       throw new NotImplementedError('berth does not create containers without an image');
     }
     const image = await this.engine.call('image_resolve', { name: imageName });
-    const p = plan(a.body, { Config: image.config }, this.d.defaultRuntime);
+    const cfg = this.d.config();
+    const p = plan(a.body, { Config: image.config }, this.d.defaultRuntime, { type: cfg.logDriver, config: cfg.logOpts });
 
     const id = randomBytes(32).toString('hex');
     const name = a.name ? validName(a.name) : this.store.generateName(id);
@@ -555,10 +558,31 @@ export class Containers {
       ...(seccomp ? { seccomp: seccomp as unknown as Record<string, unknown> } : {}),
       rlimits: ((hc.Ulimits as Array<{ Name: string; Hard: number; Soft: number }> | null) ?? []).map((u) => ({ type: `RLIMIT_${u.Name.toUpperCase()}`, hard: u.Hard, soft: u.Soft })),
       logPath: rec.LogPath,
+      log: this.runLog(rec),
       labels: c.Labels ?? {},
       consoleSize: Array.isArray(hc.ConsoleSize) && (hc.ConsoleSize as number[])[0] ? [(hc.ConsoleSize as number[])[0]!, (hc.ConsoleSize as number[])[1]!] : null,
       ...(this.wantsInit(hc) ? { init: { path: this.d.config().initPath } } : {}),
     };
+  }
+
+  /**
+   * runLog is the container's logging as the exec actor applies it: the json-file logger's
+   * options checked as its New checks them (a bad one fails the start: dockerd's
+   * "failed to initialize logging driver: …", a 500), its attributes made.
+   */
+  private runLog(rec: ContainerRecord): RunLog {
+    const lc = (rec.HostConfig.LogConfig as { Type?: string; Config?: Record<string, string> } | undefined) ?? {};
+    if (lc.Type === 'none') return { driver: 'none', maxSize: -1, maxFiles: 1, compress: false, attrs: '' };
+    try {
+      const o = jsonFileOptions(lc.Config ?? {}, {
+        id: rec.ID, name: rec.Name, imageId: rec.Image, imageName: rec.Config.Image, path: rec.Path, args: rec.Args,
+        env: rec.Config.Env ?? [], labels: rec.Config.Labels ?? {}, hostname: hostHostname(),
+      });
+      return { driver: 'json-file', ...o };
+    } catch (err) {
+      if (!(err instanceof LogOptError)) throw err;
+      throw err.notImplemented ? new NotImplementedError(err.message) : new SystemError(`failed to initialize logging driver: ${err.message}`);
+    }
   }
 
   /**
@@ -1045,6 +1069,7 @@ export class Containers {
     const rec = this.store.get(a.name);
     const detachKeys = parseDetachKeys(a.detachKeys);
     if (!a.logs && !a.stream) throw new InvalidParameterError('at least one of logs or stream must be set');
+    if (a.logs && readsNoLogs(rec)) throw new NotImplementedError('configured logging driver does not support reading');
     if (a.stream) this.publish(rec, 'attach');
     const run = this.engine.job('exec_attach', {
       id: rec.ID,
@@ -1065,6 +1090,7 @@ export class Containers {
   async logs(a: ContainerLogsArgs, job: Job): Promise<void> {
     const rec = this.store.get(a.name);
     if (!a.stdout && !a.stderr) throw new InvalidParameterError('Bad parameters: you must choose at least one stream');
+    if (readsNoLogs(rec)) throw new NotImplementedError('configured logging driver does not support reading');
     const tail = a.tail === '' || a.tail === 'all' ? -1 : /^\d+$/.test(a.tail) ? Number(a.tail) : -1;
     const since = a.since ? unixNanos(a.since) : '';
     const until = a.until ? unixNanos(a.until) : '';
@@ -1356,4 +1382,9 @@ function processEnv(env: string[], hostname: string, tty: boolean): string[] {
     else out.push(e);
   }
   return out;
+}
+
+/** dockerd's ErrReadLogsNotSupported: the none driver keeps nothing to read (501). */
+function readsNoLogs(rec: ContainerRecord): boolean {
+  return (rec.HostConfig.LogConfig as { Type?: string } | undefined)?.Type === 'none';
 }

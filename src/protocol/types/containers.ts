@@ -67,6 +67,8 @@ export interface RunSpec {
   rlimits: Array<{ type: string; hard: number; soft: number }>;
   /** Where the json-file log lives (data root). */
   logPath: string;
+  /** The logging driver: json-file with its rotation and attributes (absent: json-file, no options), or none. */
+  log?: RunLog;
   labels: Record<string, string>;
   consoleSize: [number, number] | null;
   /** Volumes, binds and tmpfs of the container (OCI mount entries, parents first). */
@@ -91,6 +93,17 @@ export interface RunSpec {
    * found in PATH by the exec actor; absent = no init.
    */
   init?: { path: string };
+}
+
+/** A container's logging, as the exec actor applies it (src/logdriver/options.ts). */
+export interface RunLog {
+  driver: 'json-file' | 'none';
+  /** Bytes per file; -1 = one file that grows. */
+  maxSize: number;
+  maxFiles: number;
+  compress: boolean;
+  /** The "attrs" of every entry (JSON), '' = none. */
+  attrs: string;
 }
 
 /** What the exec actor knows of a container it runs (or ran). */
