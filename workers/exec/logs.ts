@@ -8,8 +8,12 @@
  * down are converted when it is back, and a crash mid-conversion neither loses nor repeats one.
  * readLogs serves GET /containers/{id}/logs from the json-file log.
  */
-import { appendFile, open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
-import { watch, type FSWatcher } from 'node:fs';
+import { appendFile, open, readdir, readFile, rename, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
+import { createReadStream, createWriteStream, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip, gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
 import type { PortWriter } from '../../src/protocol/stream.js';
 import type { LogsArgs } from '../../src/protocol/types/containers.js';
 
@@ -64,6 +68,37 @@ interface Pending {
   at: number;
 }
 
+/** How a container's json-file log rotates (dockerd's LogFile), and the attrs of its entries. */
+export interface LogFileOptions {
+  /** Bytes; -1 = never rotate. */
+  maxSize: number;
+  maxFiles: number;
+  compress: boolean;
+  /** JSON object of extra attributes ('' = none). */
+  attrs: string;
+  /** The none driver: nothing converted, nothing kept. */
+  none?: boolean;
+}
+
+const PLAIN: LogFileOptions = { maxSize: -1, maxFiles: 1, compress: false, attrs: '' };
+
+const ignoreMissing = (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'ENOENT') throw err;
+};
+
+/** gzip compresses a rotated file as dockerd does (<file>.gz; through a .tmp, so a crash leaves no half file). */
+async function gzipFile(file: string): Promise<void> {
+  try {
+    await pipeline(createReadStream(file), createGzip(), createWriteStream(`${file}.gz.tmp`, { mode: 0o640 }));
+  } catch (err) {
+    await rm(`${file}.gz.tmp`, { force: true });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await rename(`${file}.gz.tmp`, `${file}.gz`);
+  await rm(file, { force: true });
+}
+
 export class LogConverter {
   private busy: Promise<void> = Promise.resolve();
   private watcher: FSWatcher | null = null;
@@ -74,35 +109,88 @@ export class LogConverter {
   private readonly pending = new Map<string, Pending>();
   /** How far this process has read (the offset file may be behind it: see pass). */
   private pos: number | null = null;
+  /** The json-file log's length (known once resumed). */
+  private size = 0;
+  /** Rotations done by this process: a follower that holds an older file finds its successors by it. */
+  rotations = 0;
 
   constructor(
     private readonly source: string,
     private readonly target: string,
     private readonly offsetFile: string,
+    private readonly opts: LogFileOptions = PLAIN,
   ) {}
 
   /**
-   * The last checkpoint: how far conmon's log was converted ("src") and how long the json-file
-   * log was then ("dst"). After a crash, what was appended past dst is cut and converted again
-   * from src: every entry once, none lost, none twice.
+   * The last checkpoint: how far conmon's log was converted ("src"), how long the json-file
+   * log was then ("dst") and which file it was (its inode). After a crash, what was appended
+   * past dst is cut and converted again from src: every entry once, none lost, none twice. A
+   * checkpoint is always taken just before a rotation, so when the current file is another
+   * than the checkpoint's, the rotated ones end exactly at src and the current one holds only
+   * entries past it: it is emptied.
    */
-  private async checkpoint(): Promise<{ src: number; dst: number | null }> {
-    const [src = '0', dst] = (await readFile(this.offsetFile, 'utf8').catch(() => '0')).trim().split(/\s+/);
-    return { src: Number(src) || 0, dst: dst === undefined ? null : Number(dst) };
+  private async checkpoint(): Promise<{ src: number; dst: number | null; ino: string }> {
+    const [src = '0', dst, ino = '0'] = (await readFile(this.offsetFile, 'utf8').catch(() => '0')).trim().split(/\s+/);
+    return { src: Number(src) || 0, dst: dst === undefined ? null : Number(dst), ino };
   }
 
   private async resume(): Promise<number> {
-    const { src, dst } = await this.checkpoint();
-    if (dst !== null) {
-      const size = (await stat(this.target).catch(() => ({ size: 0 }))).size;
-      if (size > dst) await truncate(this.target, dst);
+    const { src, dst, ino } = await this.checkpoint();
+    await this.tidy();
+    const st = await stat(this.target, { bigint: true }).catch(() => null);
+    if (st && dst !== null) {
+      if (ino !== '0' && st.ino.toString() !== ino) await truncate(this.target, 0);
+      else if (st.size > BigInt(dst)) await truncate(this.target, dst);
     }
+    this.size = (await stat(this.target).catch(() => ({ size: 0 }))).size;
     return src;
   }
 
+  /** tidy finishes what a crash may have left of a rotation: half-written .gz, uncompressed rotated files. */
+  private async tidy(): Promise<void> {
+    const dir = dirname(this.target);
+    const base = basename(this.target);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const n of names) if (n.startsWith(`${base}.`) && n.endsWith('.tmp')) await rm(join(dir, n), { force: true });
+    if (this.opts.maxFiles < 2) {
+      await rm(`${this.target}.1`, { force: true });
+      return;
+    }
+    if (!this.opts.compress) return;
+    for (const n of names) {
+      const m = new RegExp(`^${base.replace(/[.]/g, '\\.')}\\.(\\d+)$`).exec(n);
+      if (!m) continue;
+      if (names.includes(`${n}.gz`)) await rm(join(dir, n), { force: true }); // compressed already: the rename was done
+      else await gzipFile(join(dir, n));
+    }
+  }
+
   private async save(src: number): Promise<void> {
-    const dst = (await stat(this.target).catch(() => ({ size: 0 }))).size;
-    await writeFile(this.offsetFile, `${src} ${dst}`);
+    const st = await stat(this.target, { bigint: true }).catch(() => null);
+    // Written aside and renamed: a crash never leaves a torn checkpoint.
+    await writeFile(`${this.offsetFile}.new`, `${src} ${st?.size ?? 0n} ${st?.ino ?? 0n}`);
+    await rename(`${this.offsetFile}.new`, this.offsetFile);
+  }
+
+  /**
+   * rotate is dockerd's: <log>.N-1 dropped, the others shifted up one, the log renamed <log>.1
+   * and a new one begun; .1 then gzipped (compress). With max-file 1 the old log is dropped
+   * (dockerd 20.10 leaves it as a <log>.1 it never reads).
+   */
+  private async rotate(): Promise<void> {
+    const name = this.target;
+    const n = this.opts.maxFiles;
+    const ext = this.opts.compress ? '.gz' : '';
+    if (n >= 2) {
+      await rm(`${name}.${n - 1}${ext}`, { force: true });
+      for (let i = n - 1; i > 1; i--) await rename(`${name}.${i - 1}${ext}`, `${name}.${i}${ext}`).catch(ignoreMissing);
+    }
+    await rename(name, `${name}.1`).catch(ignoreMissing);
+    await writeFile(name, '', { mode: 0o640 });
+    this.size = 0;
+    this.rotations++;
+    if (n < 2) await rm(`${name}.1`, { force: true });
+    else if (this.opts.compress) await gzipFile(`${name}.1`);
   }
 
   /** pump converts what the source has beyond the offset (serialized: one pass at a time). */
@@ -111,8 +199,16 @@ export class LogConverter {
     return this.busy;
   }
 
+  /** locked runs fn between passes: no entry is appended and no file rotated meanwhile. */
+  locked<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.busy.then(fn);
+    this.busy = p.then(() => {}, () => {});
+    return p;
+  }
+
   private entry(data: Buffer, stream: string, time: string): string {
-    return `{"log":${goString(data.toString('utf8'))},"stream":"${stream}","time":"${trimFraction(time)}"}\n`;
+    const attrs = this.opts.attrs ? `"attrs":${this.opts.attrs},` : '';
+    return `{"log":${goString(data.toString('utf8'))},"stream":"${stream}",${attrs}"time":"${trimFraction(time)}"}\n`;
   }
 
   /** add takes one conmon record and returns the json-file entries it completes. */
@@ -133,7 +229,14 @@ export class LogConverter {
     return out;
   }
 
+  private async append(out: string): Promise<void> {
+    if (!out) return;
+    await appendFile(this.target, out, { mode: 0o640 });
+    this.size += Buffer.byteLength(out);
+  }
+
   private async pass(): Promise<void> {
+    if (this.opts.none) return;
     let fh;
     try {
       fh = await open(this.source, 'r');
@@ -149,10 +252,21 @@ export class LogConverter {
         const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
         if (bytesRead === 0) break;
         let out = '';
+        let outBytes = 0;
         let at = 0;
         for (;;) {
           const nl = buf.indexOf(10, at);
           if (nl < 0 || nl >= bytesRead) break; // the rest is a record still being written
+          // Rotation (dockerd's: before an entry, once the file has reached max-size), where
+          // no partial line is pending, after a checkpoint at this very record.
+          if (this.opts.maxSize > 0 && this.pending.size === 0 && this.size + outBytes >= this.opts.maxSize) {
+            await this.append(out);
+            out = '';
+            outBytes = 0;
+            this.pos = pos + at;
+            await this.save(pos + at);
+            await this.rotate();
+          }
           const line = buf.subarray(at, nl);
           // "<time> <stream> <F|P> <text>": split on the first three spaces, text as bytes.
           const s1 = line.indexOf(32);
@@ -162,12 +276,16 @@ export class LogConverter {
           const flag = s2 > 0 ? line.subarray(s2 + 1, s2 + 2).toString() : '';
           if ((stream === 'stdout' || stream === 'stderr') && (flag === 'F' || flag === 'P')) {
             const text = s3 > 0 ? line.subarray(s3 + 1) : EMPTY;
-            out += this.add(stream, flag, text, k8sTime(line.subarray(0, s1).toString()), pos + at);
+            const e = this.add(stream, flag, text, k8sTime(line.subarray(0, s1).toString()), pos + at);
+            if (e) {
+              out += e;
+              outBytes += Buffer.byteLength(e);
+            }
           }
           at = nl + 1;
         }
         if (at === 0) break;
-        if (out) await appendFile(this.target, out, { mode: 0o640 });
+        await this.append(out);
         pos += at;
         this.pos = pos;
         // Checkpoints only where no partial line is pending, so a restart redoes those whole.
@@ -180,7 +298,7 @@ export class LogConverter {
 
   /** follow converts as conmon writes (inotify), until stop(). */
   follow(): void {
-    if (this.watcher) return;
+    if (this.watcher || this.opts.none) return;
     try {
       this.watcher = watch(this.source, () => void this.pump());
     } catch {
@@ -208,7 +326,7 @@ export class LogConverter {
       let out = '';
       for (const [stream, p] of this.pending) if (p.data.length) out += this.entry(p.data, stream, p.time);
       this.pending.clear();
-      if (out) await appendFile(this.target, out, { mode: 0o640 });
+      await this.append(out);
       if (this.pos !== null) await this.save(this.pos);
     });
     await this.busy;
@@ -222,6 +340,18 @@ interface Entry {
   log: string;
   stream: string;
   time: string;
+  attrs?: Record<string, string>;
+}
+
+/** Go's url.QueryEscape. */
+function queryEscape(v: string): string {
+  return encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+}
+
+/** dockerd's attrsByteSlice (--details): key=value pairs sorted by key, query-escaped, comma-joined. */
+function details(attrs: Record<string, string> | undefined): string {
+  if (!attrs) return '';
+  return Object.keys(attrs).sort().map((k) => `${queryEscape(k)}=${queryEscape(attrs[k]!)}`).join(',');
 }
 
 /** nanos parses an RFC 3339 time into nanoseconds since the epoch (as a bigint). */
@@ -232,7 +362,7 @@ function nanos(time: string): bigint {
 }
 
 function frame(e: Entry, a: LogsArgs): Buffer {
-  const text = (a.timestamps ? `${padFraction(e.time)} ` : '') + (a.details ? ' ' : '') + e.log;
+  const text = (a.timestamps ? `${padFraction(e.time)} ` : '') + (a.details ? `${details(e.attrs)} ` : '') + e.log;
   const data = Buffer.from(text);
   if (a.tty) return data;
   const head = Buffer.alloc(8);
@@ -243,37 +373,99 @@ function frame(e: Entry, a: LogsArgs): Buffer {
 
 const CHUNK = 256 * 1024;
 
-/** tailOffset is where the last `n` lines of the file start (read backwards, a block at a time). */
-async function tailOffset(path: string, n: number): Promise<number> {
-  const fh = await open(path, 'r').catch(() => null);
-  if (!fh) return 0;
-  try {
-    const size = (await fh.stat()).size;
-    let pos = size;
-    let seen = 0;
-    const buf = Buffer.alloc(64 * 1024);
-    while (pos > 0) {
-      const len = Math.min(buf.length, pos);
+/**
+ * What readLogs needs of the container's converter: its lock (no append, no rotation while
+ * held) and its count of rotations. A container this process does not convert for has none.
+ */
+export interface LogSource {
+  locked<T>(fn: () => Promise<T>): Promise<T>;
+  readonly rotations: number;
+}
+
+const STILL: LogSource = { locked: (fn) => fn(), rotations: 0 };
+
+/** One file of the log, from `from` to `to`: an open file (it stays readable when rotated away) or a gunzipped one. */
+interface Segment {
+  fh: FileHandle | null;
+  data: Buffer | null;
+  from: number;
+  to: number;
+}
+
+const gunzipAsync = promisify(gunzip);
+
+/** rotated lists <log>.N (or .N.gz), oldest (highest N) first. */
+async function rotated(logPath: string): Promise<Array<{ n: number; path: string }>> {
+  const dir = dirname(logPath);
+  const base = basename(logPath);
+  const found = new Map<number, string>();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const m = /^(\d+)(\.gz)?$/.exec(name.slice(base.length + 1));
+    if (!m) continue;
+    const n = Number(m[1]);
+    // Both there: the .gz is whole and the plain one about to go; the plain one is as good.
+    if (!found.has(n) || !m[2]) found.set(n, join(dir, name));
+  }
+  return [...found.entries()].sort((a, b) => b[0] - a[0]).map(([n, path]) => ({ n, path }));
+}
+
+/** openRotated opens <log>.n (or .n.gz), null when it is not there. */
+async function openRotated(logPath: string, n: number): Promise<FileHandle | null> {
+  const plain = await open(`${logPath}.${n}`, 'r').catch(() => null);
+  if (plain) return plain;
+  const gz = await open(`${logPath}.${n}.gz`, 'r').catch(() => null);
+  if (gz) (gz as FileHandle & { gz?: boolean }).gz = true;
+  return gz;
+}
+
+/** segment makes a whole-file segment of an opened rotated file (a .gz one is gunzipped). */
+async function segment(fh: FileHandle): Promise<Segment> {
+  if ((fh as FileHandle & { gz?: boolean }).gz) {
+    const data = await gunzipAsync(await fh.readFile()).catch(() => Buffer.alloc(0));
+    await fh.close();
+    return { fh: null, data, from: 0, to: data.length };
+  }
+  return { fh, data: null, from: 0, to: (await fh.stat()).size };
+}
+
+async function readAt(s: Segment, buf: Buffer, len: number, pos: number): Promise<number> {
+  if (s.data) return s.data.copy(buf, 0, pos, Math.min(pos + len, s.data.length));
+  return (await s.fh!.read(buf, 0, len, pos)).bytesRead;
+}
+
+/**
+ * tailStart finds where the last `n` lines of the segments begin (read backwards, a block at
+ * a time, newest segment first): [segment index, offset]. Every segment ends with a newline.
+ */
+async function tailStart(segs: Segment[], n: number): Promise<[number, number]> {
+  let seen = 0;
+  const buf = Buffer.alloc(64 * 1024);
+  for (let k = segs.length - 1; k >= 0; k--) {
+    const s = segs[k]!;
+    let pos = s.to;
+    while (pos > s.from) {
+      const len = Math.min(buf.length, pos - s.from);
       pos -= len;
-      await fh.read(buf, 0, len, pos);
+      await readAt(s, buf, len, pos);
       for (let i = len - 1; i >= 0; i--) {
-        // Each newline but the file's last one starts a line after it.
-        if (buf[i] === 10 && pos + i !== size - 1 && ++seen === n) return pos + i + 1;
+        // Each newline but the segment's last one starts a line after it.
+        if (buf[i] === 10 && pos + i !== s.to - 1 && ++seen === n) return [k, pos + i + 1];
       }
     }
-    return 0;
-  } finally {
-    await fh.close();
+    if (s.to > s.from && ++seen === n) return [k, s.from]; // the segment's first line
   }
+  return [0, segs[0]?.from ?? 0];
 }
 
 /**
  * readLogs writes the log as GET /containers/{id}/logs does: the last `tail` entries (of both
- * streams), those within since/until, of the streams asked for, as multiplexed frames (raw for
- * a tty); then (follow) what comes until `finished`. The file is read in chunks, from the
- * tail's offset, so a big log costs neither memory nor a full read.
+ * streams, across the rotated files as dockerd reads them, oldest first), those within
+ * since/until, of the streams asked for, as multiplexed frames (raw for a tty); then (follow)
+ * what comes until `finished`, across rotations. The files are opened under the converter's
+ * lock (a rotation cannot slip between them) and read in chunks outside it.
  */
-export async function readLogs(a: LogsArgs, out: PortWriter, finished: () => boolean, signal: AbortSignal, pump: () => Promise<void>): Promise<void> {
+export async function readLogs(a: LogsArgs, out: PortWriter, finished: () => boolean, signal: AbortSignal, pump: () => Promise<void>, source: LogSource = STILL): Promise<void> {
   const since = a.since ? BigInt(a.since) : 0n;
   const until = a.until ? BigInt(a.until) : 0n;
   let pastUntil = false;
@@ -291,51 +483,110 @@ export async function readLogs(a: LogsArgs, out: PortWriter, finished: () => boo
   out.begin();
   await pump();
   if (a.tail === 0 && !a.follow) return;
-  let pos = a.tail > 0 ? await tailOffset(a.logPath, a.tail) : 0;
-  if (a.tail === 0) pos = (await stat(a.logPath).catch(() => ({ size: 0 }))).size;
-  let rest = Buffer.alloc(0);
-  /** drain sends every complete line from pos to the end of the file. */
-  const drain = async (): Promise<void> => {
-    const fh = await open(a.logPath, 'r').catch(() => null);
-    if (!fh) return;
+  const stopped = () => pastUntil || signal.aborted || out.closed.aborted;
+
+  /** emit sends every line of the segments (closing them). */
+  const emit = async (segs: Segment[]): Promise<void> => {
+    const buf = Buffer.alloc(CHUNK);
     try {
-      const buf = Buffer.alloc(CHUNK);
-      for (;;) {
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        if (bytesRead === 0) return;
-        pos += bytesRead;
-        const data = rest.length ? Buffer.concat([rest, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-        const end = data.lastIndexOf(10);
-        rest = Buffer.from(end < 0 ? data : data.subarray(end + 1));
-        if (end < 0) continue;
-        for (const line of data.subarray(0, end).toString('utf8').split('\n')) {
-          if (!line) continue;
-          let e: Entry;
-          try {
-            e = JSON.parse(line) as Entry;
-          } catch {
-            continue;
+      for (const s of segs) {
+        let pos = s.from;
+        let rest = Buffer.alloc(0);
+        while (pos < s.to && !stopped()) {
+          const n = await readAt(s, buf, Math.min(buf.length, s.to - pos), pos);
+          if (n === 0) break;
+          pos += n;
+          const data = rest.length ? Buffer.concat([rest, buf.subarray(0, n)]) : buf.subarray(0, n);
+          const end = data.lastIndexOf(10);
+          rest = Buffer.from(end < 0 ? data : data.subarray(end + 1));
+          if (end < 0) continue;
+          for (const line of data.subarray(0, end).toString('utf8').split('\n')) {
+            if (!line) continue;
+            let e: Entry;
+            try {
+              e = JSON.parse(line) as Entry;
+            } catch {
+              continue;
+            }
+            if (want(e)) await out.write(frame(e, a));
+            if (stopped()) return;
           }
-          if (want(e)) await out.write(frame(e, a));
-          if (pastUntil || signal.aborted || out.closed.aborted) return;
         }
       }
     } finally {
-      await fh.close();
+      await closeAll(segs, st.cur);
     }
   };
-  await drain();
-  if (!a.follow) return;
-  // Follow: new lines as they come, until the container stops (and its log is drained) or the client goes.
-  while (!signal.aborted && !out.closed.aborted && !pastUntil) {
-    const done = finished();
-    await pump();
-    await drain();
-    if (done) return;
-    if (until && nanos(new Date().toISOString()) > until) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 100);
-      signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-    });
+
+  // The files as they are now: rotated ones oldest first, then the current one (held open
+  // for follow, from where this snapshot ends).
+  const st: { cur: FileHandle | null; pos: number; gen: number } = { cur: null, pos: 0, gen: 0 };
+  const snapshot = await source.locked(async () => {
+    const olds: FileHandle[] = [];
+    for (const r of await rotated(a.logPath)) {
+      const fh = await openRotated(a.logPath, r.n);
+      if (fh) olds.push(fh);
+    }
+    st.cur = await open(a.logPath, 'r').catch(() => null);
+    st.pos = st.cur ? (await st.cur.stat()).size : 0;
+    st.gen = source.rotations;
+    return olds;
+  });
+  try {
+    const segs = await Promise.all(snapshot.map(segment));
+    if (st.cur) segs.push({ fh: st.cur, data: null, from: 0, to: st.pos });
+    if (a.tail === 0) {
+      await closeAll(segs, st.cur);
+    } else if (a.tail > 0) {
+      const [k, off] = await tailStart(segs, a.tail);
+      await closeAll(segs.slice(0, k), st.cur);
+      if (segs[k]) segs[k]!.from = off;
+      await emit(segs.slice(k));
+    } else {
+      await emit(segs);
+    }
+    if (!a.follow) return;
+    // Follow: new lines as they come, until the container stops (and its log is drained) or
+    // the client goes. After k rotations since the last look, the file held is <log>.k and
+    // the files after it (.k-1 … .1, then the new current one) are read whole.
+    while (!stopped()) {
+      const done = finished();
+      await pump();
+      const more = await source.locked(async () => {
+        const held = st.cur;
+        const list: Array<Segment | FileHandle> = [];
+        if (held) list.push({ fh: held, data: null, from: st.pos, to: (await held.stat()).size });
+        const k = source.rotations - st.gen;
+        if (k === 0 && held) {
+          st.pos = (list[0] as Segment).to;
+          return list;
+        }
+        for (let j = held ? k - 1 : k; j >= 1; j--) {
+          const fh = await openRotated(a.logPath, j);
+          if (fh) list.push(fh);
+        }
+        const now = await open(a.logPath, 'r').catch(() => null);
+        st.cur = now;
+        st.pos = now ? (await now.stat()).size : 0;
+        st.gen = source.rotations;
+        if (now) list.push({ fh: now, data: null, from: 0, to: st.pos });
+        return list;
+      });
+      const segs: Segment[] = [];
+      for (const x of more) segs.push('to' in x ? x : await segment(x));
+      await emit(segs);
+      if (done) return;
+      if (until && nanos(new Date().toISOString()) > until) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 100);
+        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    }
+  } finally {
+    if (st.cur) await st.cur.close().catch(() => {});
   }
+}
+
+async function closeAll(segs: Segment[], keep: FileHandle | null): Promise<void> {
+  for (const s of segs) if (s.fh && s.fh !== keep) await s.fh.close().catch(() => {});
 }

@@ -17,9 +17,9 @@ import type { ActorLogger, EngineClient, JobContext } from '../../src/actor/runt
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError } from '../../src/errdefs/errors.js';
 import { mkdirs } from '../../src/fs/mkdirs.js';
 import { resolveInRootSync } from '../../src/fs/rootpath.js';
-import type { AttachArgs, ExecProcessArgs, ExitReport, RunSpec, RuntimeState, UpdateResources } from '../../src/protocol/types/containers.js';
+import type { AttachArgs, ExecProcessArgs, ExitReport, RunLog, RunSpec, RuntimeState, UpdateResources } from '../../src/protocol/types/containers.js';
 import { rfc3339NanoFromNs } from '../../src/protocol/time.js';
-import { LogConverter, readLogs } from './logs.js';
+import { LogConverter, readLogs, type LogSource } from './logs.js';
 import { ociSpec } from './oci.js';
 import { openRelay } from './relay.js';
 import { runExec } from './execs.js';
@@ -93,21 +93,21 @@ export class ContainerRuntime {
 
   private async adopt(id: string): Promise<void> {
     const dir = this.dir(id);
-    const meta = JSON.parse(await readFile(join(dir, 'berth.json'), 'utf8')) as { logPath: string; tty: boolean };
-    const live = this.track(id, dir, meta.logPath, meta.tty);
+    const meta = JSON.parse(await readFile(join(dir, 'berth.json'), 'utf8')) as { logPath: string; tty: boolean; log?: RunLog };
+    const live = this.track(id, dir, meta.logPath, meta.tty, meta.log);
     live.pid = Number((await readFile(join(dir, 'pidfile'), 'utf8').catch(() => '0')).trim()) || 0;
     live.logs.follow();
     const exit = await this.readExit(id);
     if (exit) await this.finish(live, exit);
   }
 
-  private track(id: string, dir: string, logPath: string, tty: boolean): Live {
+  private track(id: string, dir: string, logPath: string, tty: boolean, log?: RunLog): Live {
     const live: Live = {
       id,
       dir,
       pid: 0,
       tty,
-      logs: new LogConverter(join(dir, 'ctr.log'), logPath, join(dir, 'ctr.log.offset')),
+      logs: new LogConverter(join(dir, 'ctr.log'), logPath, join(dir, 'ctr.log.offset'), log && { ...log, none: log.driver === 'none' }),
       exited: null,
       waiters: [],
       exitWaiters: [],
@@ -181,13 +181,14 @@ export class ContainerRuntime {
       await mkdirs(host, 0o755).catch(() => {});
     }
     await writeFile(join(dir, 'config.json'), JSON.stringify(ociSpec(s, user)));
-    await writeFile(join(dir, 'berth.json'), JSON.stringify({ logPath: s.logPath, tty: s.tty }));
-    const live = this.track(s.id, dir, s.logPath, s.tty);
+    await writeFile(join(dir, 'berth.json'), JSON.stringify({ logPath: s.logPath, tty: s.tty, log: s.log }));
+    const live = this.track(s.id, dir, s.logPath, s.tty, s.log);
     const short = s.id.slice(0, 12);
     const args = [
       '--api-version', '1', '-c', s.id, '-u', short, '-r', this.runtimePath, '-b', dir, '-p', join(dir, 'pidfile'), '-n', s.id,
       '--exit-dir', this.exits, '--persist-dir', join(dir, 'persist'), '--socket-dir-path', this.sockets,
-      '-l', `k8s-file:${join(dir, 'ctr.log')}`, '--log-level', 'warning', '--conmon-pidfile', join(dir, 'conmon.pid'),
+      // The none driver: conmon keeps nothing either.
+      '-l', s.log?.driver === 'none' ? 'none:' : `k8s-file:${join(dir, 'ctr.log')}`, '--log-level', 'warning', '--conmon-pidfile', join(dir, 'conmon.pid'),
       '--runtime-arg', `--root=${this.runcRoot}`, '--runtime-arg', '--log-format=json', '--runtime-arg', `--log=${join(dir, 'runc.log')}`,
     ];
     if (s.tty) args.push('-t');
@@ -373,7 +374,8 @@ export class ContainerRuntime {
     out.begin();
     if (a.logs) {
       const logs = { id: a.id, logPath: a.logPath, follow: false, stdout: a.stdout, stderr: a.stderr, since: '', until: '', timestamps: false, details: false, tail: -1, tty: a.tty };
-      await readLogs(logs, out, () => true, ctx.signal, this.logState(a.id).pump);
+      const st = this.logState(a.id);
+      await readLogs(logs, out, () => true, ctx.signal, st.pump, st.source);
     }
     if (!a.stream) return { detached: false };
     let live = this.live.get(a.id);
@@ -439,9 +441,9 @@ export class ContainerRuntime {
   }
 
   /** For follow in `docker logs`: whether the container has exited, and a way to flush its log. */
-  logState(id: string): { finished: () => boolean; pump: () => Promise<void> } {
+  logState(id: string): { finished: () => boolean; pump: () => Promise<void>; source?: LogSource } {
     const live = this.live.get(id);
-    return { finished: () => !live || live.exited !== null, pump: () => live?.logs.pump() ?? Promise.resolve() };
+    return { finished: () => !live || live.exited !== null, pump: () => live?.logs.pump() ?? Promise.resolve(), source: live?.logs };
   }
 }
 

@@ -170,7 +170,7 @@ export class RuncDriver implements ExecDriver {
   async logs(args: LogsArgs, ctx: JobContext) {
     const rt = this.rt;
     const state = rt ? rt.logState(args.id) : { finished: () => true, pump: async () => {} };
-    await readLogs(args, ctx.stdout!, state.finished, ctx.signal, state.pump);
+    await readLogs(args, ctx.stdout!, state.finished, ctx.signal, state.pump, 'source' in state ? state.source : undefined);
   }
   list(): RuntimeState[] {
     return this.rt?.list() ?? [];
