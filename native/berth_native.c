@@ -43,6 +43,7 @@
 #include <sys/un.h>
 #include <sys/xattr.h>
 #include <sys/mount.h>
+#include <linux/falloc.h>
 #include <sys/ioctl.h>
 #include <net/if.h>
 #include <sys/syscall.h>
@@ -605,6 +606,22 @@ static napi_value js_unlinkat(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* punchHole(fd, offset, length): frees a file's blocks in that range, its size unchanged
+ * (fallocate PUNCH_HOLE|KEEP_SIZE): conmon's log, once converted, stops holding memory on /run. */
+static napi_value js_punch_hole(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != 3) return NULL;
+  int64_t off = 0, len = 0;
+  napi_get_value_int64(env, argv[1], &off);
+  napi_get_value_int64(env, argv[2], &len);
+  if (fallocate(arg_i32(env, argv[0]), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) != 0) return throw_errno(env, "fallocate", errno);
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
 /* closeFd(fd): close(2) of an fd this addon opened (Node's fs.close would warn that it did not open it). */
 static napi_value js_close_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -836,6 +853,7 @@ static napi_value init(napi_env env, napi_value exports) {
   export_fn(env, exports, "fstatat", js_fstatat);
   export_fn(env, exports, "mount", js_mount);
   export_fn(env, exports, "closeFd", js_close_fd);
+  export_fn(env, exports, "punchHole", js_punch_hole);
   export_fn(env, exports, "netnsCreate", js_netns_create);
   export_fn(env, exports, "umount2", js_umount2);
   return exports;

@@ -48,6 +48,8 @@ export interface BerthNative {
   mount(source: string, target: string, fstype: string, flags: number, data: string): Promise<void>;
   /** umount2(2) on a libuv pool thread (an unmount may wait for writeback); flags are MNT_* bits. */
   umount2(target: string, flags: number): Promise<void>;
+  /** fallocate(PUNCH_HOLE|KEEP_SIZE): the range's blocks freed, the file's size unchanged. */
+  punchHole(fd: number, offset: number, length: number): void;
   /** close(2) of an fd the addon opened (openat2): Node's fs.close warns about fds it did not open. */
   closeFd(fd: number): void;
   /** A new network namespace bound to the (existing, empty) file at path, its loopback up. */

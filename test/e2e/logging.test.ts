@@ -80,6 +80,19 @@ test.serial('max-size=100k max-file=3: at most 3 files of about 100k, docker log
   t.deepEqual(Object.keys(first), ['log', 'stream', 'time']);
 });
 
+test.serial('conmon\'s own log under the exec root does not keep what is converted (holes punched): a chatty container costs no memory on /run', async (t) => {
+  // ~4 MB of output from a container that keeps running: its ctr.log keeps its size (offsets)
+  // but not its blocks, once converted; the json-file log has it all.
+  await ok(b, ['run', '-d', '--name', 'chatty', 'busybox', 'sh', '-c', `i=0; while [ $i -lt 50000 ]; do echo "line $i ${PAD}"; i=$((i+1)); done; sleep 300`]);
+  const id = (await inspect(b, 'chatty')).Id;
+  const ctr = join(b.execRoot, 'containers', id, 'ctr.log');
+  t.true(await waitFor(async () => (await ok(b, ['logs', '--tail', '1', 'chatty'])).startsWith('line 49999 '), 60_000, 100));
+  t.true(await waitFor(() => statSync(ctr).blocks * 512 < 256 * 1024, 10_000, 100), `ctr.log: size ${statSync(ctr).size}, allocated ${statSync(ctr).blocks * 512}`);
+  t.true(statSync(ctr).size > 3_000_000, 'its size (the offsets) stays');
+  t.is(numbers(await ok(b, ['logs', 'chatty'])).length, 50000);
+  await ok(b, ['rm', '-f', 'chatty']);
+});
+
 test.serial('compress=true: rotated files are gzipped (.1.gz, .2.gz) and docker logs still reads them', async (t) => {
   const n = 10000;
   await ok(b, ['run', '-d', '--name', 'gz', '--log-opt', 'max-size=50k', '--log-opt', 'max-file=3', '--log-opt', 'compress=true', 'busybox', 'sh', '-c', `i=0; while [ $i -lt ${n} ]; do echo "line $i ${PAD}"; i=$((i+1)); done`]);

@@ -8,6 +8,7 @@
  * down are converted when it is back, and a crash mid-conversion neither loses nor repeats one.
  * readLogs serves GET /containers/{id}/logs from the json-file log.
  */
+import { native } from '../../src/native/native.js';
 import { appendFile, open, readdir, readFile, rename, rm, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { createReadStream, createWriteStream, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -107,6 +108,9 @@ export class LogConverter {
    * a whole line, or 16 KiB of one, or what is left when the stream ends.
    */
   private readonly pending = new Map<string, Pending>();
+  /** How far conmon's log has been freed (punched), and whether its filesystem cannot. */
+  private punched = 0;
+  private noPunch = false;
   /** How far this process has read (the offset file may be behind it: see pass). */
   private pos: number | null = null;
   /** The json-file log's length (known once resumed). */
@@ -239,7 +243,8 @@ export class LogConverter {
     if (this.opts.none) return;
     let fh;
     try {
-      fh = await open(this.source, 'r');
+      // Read-write only to punch holes in what is converted (see freeConverted).
+      fh = await open(this.source, 'r+');
     } catch {
       return; // no log yet
     }
@@ -289,10 +294,30 @@ export class LogConverter {
         pos += at;
         this.pos = pos;
         // Checkpoints only where no partial line is pending, so a restart redoes those whole.
-        if (this.pending.size === 0) await this.save(pos);
+        if (this.pending.size === 0) {
+          await this.save(pos);
+          this.freeConverted(fh.fd, pos);
+        }
       }
     } finally {
       await fh.close();
+    }
+  }
+
+  /**
+   * freeConverted punches a hole in conmon's log up to the checkpoint (whole pages): it lives
+   * under the exec root, on /run (memory) by default, and conmon only ever appends to it, so
+   * without this a chatty container's log would grow in memory for as long as it runs. The size
+   * and offsets stay as they are; a filesystem without hole punching keeps the bytes.
+   */
+  private freeConverted(fd: number, upTo: number): void {
+    const end = Math.floor(upTo / 4096) * 4096;
+    if (end <= this.punched || this.noPunch) return;
+    try {
+      native().punchHole(fd, this.punched, end - this.punched);
+      this.punched = end;
+    } catch {
+      this.noPunch = true;
     }
   }
 
