@@ -7,7 +7,7 @@ import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { containerSeccomp, convertProfile, daemonProfile, decodeProfile, DISTRO_PROFILE, loadProfile, nativeArch, parseKernel, SeccompProfileError, type DaemonProfile } from '../../src/daemon/containers/seccomp.js';
+import { containerSeccomp, convertProfile, daemonProfile, decodeProfile, DISTRO_PROFILE, hardenDistroProfile, loadProfile, nativeArch, parseKernel, SeccompProfileError, type DaemonProfile } from '../../src/daemon/containers/seccomp.js';
 import { DEFAULT_CAPS } from '../../src/daemon/containers/caps.js';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 
@@ -135,7 +135,8 @@ test('the daemon\'s profile: --seccomp-profile, unconfined, else the distributio
     writeFileSync(file, '{"defaultAction":"SCMP_ACT_ALLOW"}');
     t.deepEqual(daemonProfile(file), { name: file, body: '{"defaultAction":"SCMP_ACT_ALLOW"}', warning: null });
     t.deepEqual(daemonProfile('unconfined'), { name: 'unconfined', body: null, warning: null });
-    t.deepEqual(daemonProfile('', file), { name: 'default', body: '{"defaultAction":"SCMP_ACT_ALLOW"}', warning: null });
+    // The distribution's, with dockerd's rules for namespaces, mounts, clone and keyctl added.
+    t.deepEqual(daemonProfile('', file), { name: 'default', body: hardenDistroProfile('{"defaultAction":"SCMP_ACT_ALLOW"}'), warning: null });
     const none = daemonProfile('', join(dir, 'missing.json'));
     t.is(none.name, null);
     t.is(none.body, null);
@@ -177,4 +178,15 @@ test('a container\'s filter: none when privileged or unconfined; its own profile
   t.is(containerSeccomp(null, false, { name: null, body: null, warning: 'w' }, target), null);
   t.is(containerSeccomp([own], false, { name: 'unconfined', body: null, warning: null }, target)!.defaultAction, 'SCMP_ACT_LOG');
   t.throws(() => containerSeccomp(['seccomp=/etc/p.json'], false, daemon, target), { message: /^Decoding seccomp profile failed: invalid character '\/'/ });
+});
+
+test('hardenDistroProfile: the unconditional allow of unshare/mount/clone/keyctl goes; CAP_SYS_ADMIN rules and clone\'s flag mask come instead', (t) => {
+  const distro = JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [{ names: ['read', 'unshare', 'clone', 'keyctl', 'ptrace'], action: 'SCMP_ACT_ALLOW' }] });
+  const target = (caps: string[]) => ({ capabilities: caps, arch: nativeArch(), kernel: '6.1.0' });
+  const names = (caps: string[]) => {
+    const out = convertProfile(decodeProfile(hardenDistroProfile(distro)), target(caps))!;
+    return (out.syscalls ?? []).filter((s) => s.action === 'SCMP_ACT_ALLOW').map((s) => `${s.names.join(',')}${s.args?.length ? '(masked)' : ''}`);
+  };
+  t.deepEqual(names(['CAP_CHOWN']), ['read,ptrace', 'clone(masked)']);
+  t.deepEqual(names(['CAP_SYS_ADMIN']), ['read,ptrace', 'unshare,setns,mount,umount,umount2,fsconfig,fsmount,fsopen,fspick,mount_setattr,move_mount,open_tree', 'clone,clone3']);
 });

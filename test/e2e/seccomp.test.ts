@@ -104,6 +104,17 @@ test.serial('the default profile: filter mode, docker info, and what it blocks (
   await ok(['rm', '-f', 'sc-exec']);
 });
 
+test.serial('the default profile keeps dockerd\'s rules where containers-common is looser: no user or mount namespace, no keyctl, without CAP_SYS_ADMIN', async (t) => {
+  const run = (args: string[], cmd: string) => b.docker(['run', '--rm', '--network', 'none', ...args, 'busybox', 'sh', '-c', cmd]);
+  const plain = await run([], 'unshare -U true; echo userns=$?; unshare -m true; echo mntns=$?; (true &); wait; echo fork=$?');
+  t.is(plain.stdout, 'userns=1\nmntns=1\nfork=0\n', plain.stderr);
+  t.regex(plain.stderr, /unshare\(0x10000000\): Operation not permitted/);
+  const admin = await run(['--cap-add', 'SYS_ADMIN'], 'unshare -U true; echo userns=$?');
+  t.is(admin.stdout, 'userns=0\n', admin.stderr);
+  const unconfined = await run(['--security-opt', 'seccomp=unconfined'], 'unshare -U true; echo userns=$?');
+  t.is(unconfined.stdout, 'userns=0\n', 'without the filter the kernel allows it: the profile is what refuses it');
+});
+
 test.serial('--security-opt seccomp=<file>: the CLI sends its content, kept in HostConfig.SecurityOpt and applied', async (t) => {
   if (!existsSync(DISTRO)) return t.fail(`${DISTRO} is missing`);
   const allow = join(work, 'allow-personality.json');

@@ -356,6 +356,47 @@ export function goFileError(path: string, err: NodeJS.ErrnoException): string {
   return `${op} ${path}: ${why[err.code ?? ''] ?? err.message}`;
 }
 
+/** Namespaces and mounts: allowed only with CAP_SYS_ADMIN, as dockerd's default profile has them. */
+const NEEDS_SYS_ADMIN = ['unshare', 'setns', 'mount', 'umount', 'umount2', 'fsconfig', 'fsmount', 'fsopen', 'fspick', 'mount_setattr', 'move_mount', 'open_tree'];
+/** Not allowed at all by dockerd's default profile. */
+const NEVER = ['keyctl', 'add_key', 'request_key', 'pivot_root'];
+/** clone's flags that make namespaces (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET). */
+const CLONE_NS_FLAGS = 0x7e020000;
+
+/**
+ * hardenDistroProfile closes what containers-common's profile leaves open and dockerd's
+ * default profile does not: it allows unshare, setns, mount, namespace-making clone and keyctl
+ * to every container, relying on capabilities (podman's rootless needs them), so a container
+ * without CAP_SYS_ADMIN could make a user namespace and gain capabilities inside it. berth's
+ * default keeps dockerd's rules for those calls; the rest of the distribution's profile stays.
+ * A profile given with --seccomp-profile or seccomp=<file> is used as it is.
+ */
+export function hardenDistroProfile(body: string): string {
+  const p = JSON.parse(body) as { syscalls?: Array<Record<string, unknown>> };
+  const drop = new Set([...NEEDS_SYS_ADMIN, ...NEVER, 'clone', 'clone3']);
+  const syscalls = (p.syscalls ?? []).map((e) => {
+    const unconditional = e.action === 'SCMP_ACT_ALLOW' && !(e.args as unknown[] | undefined)?.length && isEmpty(e.includes) && isEmpty(e.excludes);
+    if (!unconditional || !Array.isArray(e.names)) return e;
+    return { ...e, names: (e.names as string[]).filter((n) => !drop.has(n)) };
+  }).filter((e) => !Array.isArray(e.names) || (e.names as string[]).length > 0);
+  const admin = { caps: ['CAP_SYS_ADMIN'] };
+  syscalls.push(
+    { names: NEEDS_SYS_ADMIN, action: 'SCMP_ACT_ALLOW', includes: admin },
+    { names: NEEDS_SYS_ADMIN, action: 'SCMP_ACT_ERRNO', errnoRet: 1, excludes: admin },
+    { names: NEVER, action: 'SCMP_ACT_ERRNO', errnoRet: 1 },
+    // clone without namespace flags for everyone; with them only for CAP_SYS_ADMIN.
+    { names: ['clone'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: CLONE_NS_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }], excludes: admin },
+    { names: ['clone', 'clone3'], action: 'SCMP_ACT_ALLOW', includes: admin },
+    // clone3's flags are in memory, out of seccomp's reach: ENOSYS, and the C library falls back to clone.
+    { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38, excludes: admin },
+  );
+  return JSON.stringify({ ...p, syscalls });
+}
+
+function isEmpty(v: unknown): boolean {
+  return v === undefined || v === null || (typeof v === 'object' && Object.values(v as object).every((x) => x === undefined || x === null || (Array.isArray(x) && x.length === 0) || x === 0 || x === ''));
+}
+
 /**
  * daemonProfile reads the daemon's profile: --seccomp-profile (a path, read now: dockerd's
  * "opening seccomp profile (…) failed" stops the daemon; or "unconfined"), else the
@@ -371,8 +412,9 @@ export function daemonProfile(flag: string, distro: string = DISTRO_PROFILE): Da
     }
   }
   try {
-    return { name: 'default', body: readFileSync(distro, 'utf8'), warning: null };
+    return { name: 'default', body: hardenDistroProfile(readFileSync(distro, 'utf8')), warning: null };
   } catch (err) {
+    if (err instanceof SeccompProfileError) throw err;
     const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'is not there' : `cannot be read (${(err as Error).message})`;
     return {
       name: null,
