@@ -87,7 +87,6 @@ function obj(o: Doc, key: string): Doc | null {
  * anything but its empty value is refused (501) rather than run without it.
  */
 const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
-  ['VolumesFrom', 'a later issue'],
   ['DeviceRequests', 'a later issue'],
   ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
   ['Cgroup', 'a later issue'], ['PidMode', 'a later issue'], ['UTSMode', 'a later issue'], ['UsernsMode', 'a later issue'],
@@ -276,7 +275,7 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults
     RestartPolicy: { Name: rpName || 'no', MaximumRetryCount: retries },
     AutoRemove: autoRemove,
     VolumeDriver: str(hc, 'VolumeDriver'),
-    VolumesFrom: null,
+    VolumesFrom: strings(hc.VolumesFrom, 'VolumesFrom'),
     CapAdd: capAdd,
     CapDrop: capDrop,
     CgroupnsMode: 'host',

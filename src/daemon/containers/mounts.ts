@@ -32,7 +32,12 @@ interface Planned {
   mp: MountPoint;
   /** For volumes: the driver, options and labels to create it with (a name '' is anonymous). */
   create?: { driver: string; opts: Record<string, string> | null; labels: Record<string, string> | null };
+  /** A volume of another container's (--volumes-from): referenced as it is, never created. */
+  shared?: boolean;
 }
+
+/** Finds the container a --volumes-from names (dockerd's GetContainer; throws as the store does). */
+export type ContainerLookup = (ref: string) => ContainerRecord;
 
 const RW_MODES = ['rw', 'ro'];
 const LABEL_MODES = ['z', 'Z'];
@@ -251,18 +256,72 @@ function mergeTmpfsOptions(options: string[]): string[] {
 const strList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 /**
- * parseMounts checks every mount of a create request (nothing is made yet). Order as dockerd's
- * registerMountPoints: binds, then --mount; then the anonymous volumes of Config.Volumes at
- * destinations nothing else mounts.
+ * parseVolumesFrom is dockerd's ParseVolumesFrom (linux): "ctr" or "ctr:mode", the mode a valid
+ * mount mode without propagation or nocopy (those stay the other container's). Whether the
+ * mounts may be writable: they are unless the mode says ro (rw cannot make a read-only one rw).
  */
-export function parseMounts(hostConfig: Doc, config: Doc, exists: (p: string) => boolean): Planned[] {
+function parseVolumesFrom(spec: string): { ref: string; rw: boolean } {
+  if (!spec) throw new InvalidParameterError('volumes-from specification cannot be an empty string');
+  const i = spec.indexOf(':');
+  if (i < 0) return { ref: spec, rw: true };
+  const mode = spec.slice(i + 1);
+  if (!validMode(mode) || modeHas(mode, PROPAGATION_MODES) || modeHas(mode, COPY_MODES)) throw new InvalidParameterError(`invalid mode: ${mode}`);
+  return { ref: spec.slice(0, i), rw: modeHas(mode, RW_MODES) !== 'ro' };
+}
+
+/**
+ * volumesFrom is step 2 of dockerd's registerMountPoints: each named container's MountPoints
+ * (volumes and binds, including what it got by its own --volumes-from), in the order given, a
+ * later one replacing an earlier one at the same destination. Copied as dockerd copies them:
+ * RW only if it was and the mode allows, no Mode, never pre-filled again. Errors are 400s, a
+ * missing container's included ("No such container: x"), as dockerd wraps them.
+ */
+function volumesFrom(specs: string[], lookup: ContainerLookup | undefined): Map<string, Planned> {
+  const out = new Map<string, Planned>();
+  for (const spec of specs) {
+    const { ref, rw } = parseVolumesFrom(spec);
+    if (!ref) throw new InvalidParameterError(`invalid name or ID supplied: ${JSON.stringify(ref)}`);
+    let from: ContainerRecord;
+    try {
+      if (!lookup) throw new InvalidParameterError(`No such container: ${ref}`);
+      from = lookup(ref);
+    } catch (err) {
+      throw new InvalidParameterError(toWire(err).message);
+    }
+    for (const m of Object.values(from.MountPoints ?? {})) {
+      // A --mount type=tmpfs exists only inside its container: nothing to share.
+      if (m.Type === 'tmpfs') continue;
+      const mp: MountPoint = { Type: m.Type, Source: m.Source, Destination: m.Destination, RW: m.RW && rw, Mode: '', Propagation: m.Propagation ?? '' };
+      if (m.Type === 'volume') {
+        mp.Name = m.Name;
+        if (m.Driver) mp.Driver = m.Driver;
+        // As dockerd (the Spec is copied): `rm -v` of this one removes an anonymous volume once nothing else uses it.
+        if (m.Anonymous) mp.Anonymous = true;
+        mp.CopyPending = false;
+      }
+      if (m.NonRecursive) mp.NonRecursive = true;
+      out.set(mp.Destination, { mp, shared: m.Type === 'volume' });
+    }
+  }
+  return out;
+}
+
+/**
+ * parseMounts checks every mount of a create request (nothing is made yet). Order as dockerd's
+ * registerMountPoints: the mounts of --volumes-from containers, then binds, then --mount (these
+ * two replace a --volumes-from one at the same destination, but not each other); then the
+ * anonymous volumes of Config.Volumes at destinations nothing else mounts.
+ */
+export function parseMounts(hostConfig: Doc, config: Doc, exists: (p: string) => boolean, lookup?: ContainerLookup): Planned[] {
   const tmpfs = (hostConfig.Tmpfs && typeof hostConfig.Tmpfs === 'object' ? hostConfig.Tmpfs : {}) as Record<string, string>;
   checkTmpfs(tmpfs);
   const volumeDriver = typeof hostConfig.VolumeDriver === 'string' ? hostConfig.VolumeDriver : '';
-  const out = new Map<string, Planned>();
+  const out = volumesFrom(strList(hostConfig.VolumesFrom), lookup);
+  const explicit = new Set<string>();
   const add = (p: Planned, shown: string) => {
-    if (out.has(p.mp.Destination) || p.mp.Destination in tmpfs) throw new InvalidParameterError(`Duplicate mount point: ${shown}`);
-    out.set(p.mp.Destination, p);
+    if (explicit.has(p.mp.Destination) || p.mp.Destination in tmpfs) throw new InvalidParameterError(`Duplicate mount point: ${shown}`);
+    explicit.add(p.mp.Destination);
+    out.set(p.mp.Destination, p); // a --volumes-from one there gives way
   };
   for (const raw of strList(hostConfig.Binds)) {
     const p = parseBind(raw, volumeDriver);
@@ -293,7 +352,7 @@ export function parseMounts(hostConfig: Doc, config: Doc, exists: (p: string) =>
  * planMounts is the create part: check everything, then create (or look up) the volumes.
  * Returns the container's MountPoints by destination.
  */
-export async function planMounts(hostConfig: Doc, config: Doc, volumes: Volumes, holder: string): Promise<Record<string, MountPoint>> {
+export async function planMounts(hostConfig: Doc, config: Doc, volumes: Volumes, holder: string, lookup?: ContainerLookup): Promise<Record<string, MountPoint>> {
   // Synchronous on purpose: one stat per --mount bind source, before anything is made.
   const exists = (p: string) => {
     try {
@@ -302,9 +361,11 @@ export async function planMounts(hostConfig: Doc, config: Doc, volumes: Volumes,
       return false;
     }
   };
-  const planned = parseMounts(hostConfig, config, exists);
+  const planned = parseMounts(hostConfig, config, exists, lookup);
   const out: Record<string, MountPoint> = {};
   for (const p of planned) {
+    // Another container's volume: held for this one as it is (dockerd's Get with a reference; no event).
+    if (p.mp.Type === 'volume' && p.shared) await volumes.hold(p.mp.Name ?? '', holder);
     if (p.mp.Type === 'volume' && p.create) {
       const v = await volumes.create(p.mp.Name ?? '', p.create.driver, p.create.opts, p.create.labels, holder);
       p.mp.Name = v.Name;

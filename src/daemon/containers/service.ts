@@ -261,12 +261,12 @@ export class Containers {
       }
       const networks = await this.plannedNetworks(p.hostConfig.NetworkMode as string, p.endpoint);
       p.hostConfig.Links = this.resolveLinks(p.hostConfig.Links as string[] | null, name);
-      // -v, --mount, --tmpfs and VOLUME checked; the volumes created (mounts.ts).
+      // --volumes-from, -v, --mount, --tmpfs and VOLUME checked; the volumes created (mounts.ts).
       // Its volumes are held for it until its record exists (or the create fails).
       let mountPoints: Record<string, MountPoint> = {};
       let rootfs: ResultOf<'rootfs_create'>;
       try {
-        mountPoints = await planMounts(p.hostConfig, p.config, this.d.volumes, id);
+        mountPoints = await planMounts(p.hostConfig, p.config, this.d.volumes, id, (ref) => this.store.get(ref));
         rootfs = await this.engine.call('rootfs_create', { id, image: image.id });
       } catch (err) {
         this.d.volumes.release(id);

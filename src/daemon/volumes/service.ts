@@ -309,6 +309,17 @@ export class Volumes {
     return this.serial(fn);
   }
 
+  /**
+   * hold references an existing volume for a container being created (one it shares with
+   * another container by --volumes-from), until release(holder); a missing one is a 404.
+   */
+  hold(name: string, holder: string): Promise<void> {
+    return this.serial(async () => {
+      this.meta(name);
+      this.held.set(holder, new Set([...(this.held.get(holder) ?? []), name]));
+    });
+  }
+
   /** release ends the holds of a container being created (its record now holds its volumes, or it failed). */
   release(holder: string): void {
     this.held.delete(holder);
