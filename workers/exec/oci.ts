@@ -13,7 +13,14 @@ import { deviceSpec } from './devices.js';
 export const INIT_IN_CONTAINER = '/sbin/docker-init';
 
 export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown> {
-  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }, { type: 'uts' }, { type: 'pid' }, { type: 'ipc' }];
+  // dockerd's WithNamespaces: the host's pid, ipc or uts namespace is none in the spec; another
+  // container's is joined by its path.
+  const namespaces: Array<{ type: string; path?: string }> = [{ type: 'mount' }];
+  if (s.utsns !== 'host') namespaces.push({ type: 'uts' });
+  for (const [type, ns] of [['pid', s.pidns], ['ipc', s.ipcns]] as const) {
+    if (ns === 'host') continue;
+    namespaces.push(ns ? { type, path: ns } : { type });
+  }
   if (s.netns) namespaces.push({ type: 'network', path: s.netns });
   // With --read-only, dockerd makes these three read-only too.
   const bind = (destination: string, source: string) => ({ destination, type: 'bind', source, options: s.readonlyRootfs ? ['rbind', 'ro', 'rprivate'] : ['rbind', 'rprivate'] });
@@ -25,7 +32,10 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: s.privileged ? ['nosuid', 'noexec', 'nodev'] : ['nosuid', 'noexec', 'nodev', 'ro'] },
     { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: s.privileged ? ['nosuid', 'noexec', 'nodev'] : ['ro', 'nosuid', 'noexec', 'nodev'] },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${s.shmSize}`] },
+    // --ipc none: no /dev/shm; shareable, host, container:<x>: a bind of the daemon's, the host's or the donor's.
+    ...(s.shmPath === null ? [] : [s.shmPath
+      ? { destination: '/dev/shm', type: 'bind', source: s.shmPath, options: ['rbind', 'rprivate'] }
+      : { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${s.shmSize}`] }]),
     bind('/etc/resolv.conf', s.resolvConfPath),
     bind('/etc/hostname', s.hostnamePath),
     bind('/etc/hosts', s.hostsPath),
@@ -70,7 +80,8 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
       ...(s.noNewPrivileges ? { noNewPrivileges: true } : {}),
     },
     root: { path: s.rootfs, readonly: s.readonlyRootfs },
-    hostname: s.hostname,
+    // The host's uts namespace: no hostname (runc cannot set one there).
+    ...(s.utsns === 'host' ? {} : { hostname: s.hostname }),
     mounts,
     linux: {
       resources,

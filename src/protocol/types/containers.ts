@@ -50,6 +50,18 @@ export interface RunSpec {
   resolvConfPath: string;
   /** The network namespace to join (null: the host's). */
   netns: string | null;
+  /**
+   * The pid, ipc and uts namespaces (--pid, --ipc, --uts): absent or '' a new one, 'host' the
+   * host's (none in the spec), else the path of another container's to join (/proc/<pid>/ns/…).
+   */
+  pidns?: string;
+  ipcns?: string;
+  utsns?: '' | 'host';
+  /**
+   * /dev/shm: absent a tmpfs of shmSize of its own; null none (--ipc none); a host path
+   * bind-mounted (--ipc shareable: the daemon's tmpfs; host: /dev/shm; container: the donor's).
+   */
+  shmPath?: string | null;
   memory: number;
   memorySwap: number;
   cpuShares: number;
