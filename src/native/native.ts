@@ -57,7 +57,9 @@ export interface BerthNative {
 }
 
 /** The mount(2) flags berth uses. */
-export const MS = { RDONLY: 0x1, REMOUNT: 0x20, BIND: 0x1000, REC: 0x4000 } as const;
+export const MS = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, REMOUNT: 0x20, BIND: 0x1000, REC: 0x4000 } as const;
+/** umount2(2)'s MNT_DETACH: a lazy unmount. */
+export const MNT_DETACH = 0x2;
 
 export interface NativeStat {
   mode: number;

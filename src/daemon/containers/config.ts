@@ -89,7 +89,7 @@ function obj(o: Doc, key: string): Doc | null {
 const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
   ['DeviceRequests', 'a later issue'],
   ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
-  ['Cgroup', 'a later issue'], ['PidMode', 'a later issue'], ['UTSMode', 'a later issue'], ['UsernsMode', 'a later issue'],
+  ['Cgroup', 'a later issue'],
   ['OomKillDisable', 'a later issue'], ['MemoryReservation', 'a later issue'], ['KernelMemory', 'a later issue'],
   ['KernelMemoryTCP', 'a later issue'], ['CpusetCpus', 'a later issue'], ['CpusetMems', 'a later issue'],
   ['CpuRealtimePeriod', 'a later issue'], ['CpuRealtimeRuntime', 'a later issue'], ['BlkioWeight', 'a later issue'],
@@ -195,8 +195,14 @@ const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 /** normalizeHostConfig checks a HostConfig and fills in what dockerd fills in. */
 export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults: LogDefaults = JSON_FILE): Doc {
   for (const [field, planned] of UNIMPLEMENTED_HOST) if (!isEmpty(hc[field])) refuse(field, planned);
+  // --pid, --ipc, --uts kept as given (dockerd checks them only at start: service.ts
+  // namespaceSpec); a user namespace is what berth cannot give (no --userns-remap): only "host",
+  // which is what every container has here.
   const ipc = str(hc, 'IpcMode');
-  if (!['', 'private', 'shareable', 'none'].includes(ipc)) refuse(`IpcMode "${ipc}"`, 'a later issue');
+  const pidMode = str(hc, 'PidMode');
+  const utsMode = str(hc, 'UTSMode');
+  const usernsMode = str(hc, 'UsernsMode');
+  if (usernsMode && usernsMode !== 'host') refuse(`UsernsMode "${usernsMode}"`, 'a later issue (no --userns-remap: only "host")');
   const cgroupns = str(hc, 'CgroupnsMode');
   if (!['', 'host'].includes(cgroupns)) refuse(`CgroupnsMode "${cgroupns}"`, 'a later issue (this host has cgroup v1: only "host")');
   const isolation = str(hc, 'Isolation');
@@ -261,7 +267,8 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults
   // A privileged container has no masked or read-only paths unless it asks for some (dockerd's create).
   const masked = hc.MaskedPaths === undefined || hc.MaskedPaths === null ? (privileged ? null : DEFAULT_MASKED_PATHS) : strings(hc.MaskedPaths, 'MaskedPaths')!;
   const readonly = hc.ReadonlyPaths === undefined || hc.ReadonlyPaths === null ? (privileged ? null : DEFAULT_READONLY_PATHS) : strings(hc.ReadonlyPaths, 'ReadonlyPaths')!;
-  const securityOpt = checkSecurityOpt(strings(hc.SecurityOpt, 'SecurityOpt'), privileged);
+  // dockerd's generateSecurityOpt: label=disable for the host's IPC or PID namespace too.
+  const securityOpt = checkSecurityOpt(strings(hc.SecurityOpt, 'SecurityOpt'), privileged || ipc === 'host' || pidMode === 'host');
   const devices = checkDevices(hc.Devices);
   const deviceCgroupRules = checkDeviceCgroupRules(strings(hc.DeviceCgroupRules, 'DeviceCgroupRules'));
   const sysctls = checkSysctls(hc.Sysctls);
@@ -288,15 +295,15 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults
     Cgroup: '',
     Links: strings(hc.Links, 'Links'),
     OomScoreAdj: oom,
-    PidMode: '',
+    PidMode: pidMode,
     Privileged: privileged,
     PublishAllPorts: bool(hc, 'PublishAllPorts'),
     ReadonlyRootfs: bool(hc, 'ReadonlyRootfs'),
     SecurityOpt: securityOpt,
     // Kept as given, where dockerd's encoder puts them (omitted when empty).
     ...(isEmpty(hc.Tmpfs) ? {} : { Tmpfs: tmpfsMap(hc.Tmpfs) }),
-    UTSMode: '',
-    UsernsMode: '',
+    UTSMode: utsMode,
+    UsernsMode: usernsMode,
     ShmSize: shm || DEFAULT_SHM_SIZE,
     ...(sysctls ? { Sysctls: sysctls } : {}),
     Runtime: runtime,
@@ -363,6 +370,8 @@ function checkNetworking(body: Doc, hostConfig: Doc): EndpointRequest | null {
   const endpoints = Object.entries((nc ? obj(nc, 'EndpointsConfig') : null) ?? {});
   if (endpoints.length > 1) throw new InvalidParameterError(`Container cannot be connected to network endpoints: ${endpoints.map(([n]) => n).join(', ')}`);
   const published = Object.keys(hostConfig.PortBindings as Doc).length > 0 || hostConfig.PublishAllPorts === true;
+  // (With a container: network mode a hostname is the network mode's conflict, checked first.)
+  if (hostConfig.UTSMode === 'host' && str(body, 'Hostname') && !mode.startsWith('container:')) throw new InvalidParameterError('conflicting options: hostname and the UTS mode');
   if (mode.startsWith('container:')) {
     if (!mode.slice('container:'.length)) throw new InvalidParameterError('container network mode needs a container name or ID');
     if (published) throw new InvalidParameterError('conflicting options: port publishing and the container type network mode');

@@ -8,7 +8,7 @@
  * container is handled outside that lock, so `stop` can wait for it while holding the lock.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { hostname as hostHostname } from 'node:os';
 import { join } from 'node:path';
 import type { DaemonConfig } from '../../config/config.js';
@@ -33,7 +33,8 @@ import type {
 import { nowRfc3339Nano, ZERO_TIME } from '../../protocol/time.js';
 import { Filters } from '../../protocol/filters.js';
 import { parseTimestamp } from '../../protocol/timestamps.js';
-import { plan, type EndpointRequest } from './config.js';
+import { DEFAULT_SHM_SIZE, plan, type EndpointRequest } from './config.js';
+import { MNT_DETACH, MS, native } from '../../native/native.js';
 import { writeNetFiles } from './files.js';
 import { parseSignal, validSignal } from './signals.js';
 import { allCaps, effectiveCaps } from './caps.js';
@@ -180,7 +181,7 @@ export class Containers {
       } else {
         // Stopped: whatever a crash left of its last run (runtime state, namespace, mount) goes.
         if (r) await this.engine.call('exec_delete', { id: rec.ID }).catch(() => {});
-        if (leftNetns.has(rec.ID) || (rec.GraphDriver.Data?.MergedDir && mounted.has(rec.GraphDriver.Data.MergedDir))) await this.releaseResources(rec);
+        if (leftNetns.has(rec.ID) || (rec.GraphDriver.Data?.MergedDir && mounted.has(rec.GraphDriver.Data.MergedDir)) || mounted.has(this.shmResourcePath(rec))) await this.releaseResources(rec);
       }
       if (this.shouldRestartOnBoot(rec)) toStart.push(rec);
     }
@@ -259,6 +260,7 @@ export class Containers {
         p.config.Hostname = other.Config.Hostname;
         p.config.Domainname = other.Config.Domainname;
       }
+      this.adaptNamespaceDonors(p.hostConfig);
       const networks = await this.plannedNetworks(p.hostConfig.NetworkMode as string, p.endpoint);
       p.hostConfig.Links = this.resolveLinks(p.hostConfig.Links as string[] | null, name);
       // --volumes-from, -v, --mount, --tmpfs and VOLUME checked; the volumes created (mounts.ts).
@@ -449,6 +451,7 @@ export class Containers {
       rec.LogPath = join(dir, `${rec.ID}-json.log`);
       const netns = net.netns;
       const spec = this.runSpec(rec, rootfs, netns);
+      Object.assign(spec, await this.namespaceSpec(rec));
       Object.assign(spec, await startMounts(this.engine, this.d.volumes, rec, rootfs));
       spec.env.push(...links.env.filter((e) => !spec.env.some((x) => x.split('=')[0] === e.split('=')[0])));
       await this.engine.call('exec_create', { spec });
@@ -586,6 +589,117 @@ export class Containers {
   }
 
   /**
+   * adaptNamespaceDonors is dockerd's adaptSharedNamespaceContainer and the look-ups of its
+   * generateSecurityOpt at create: --ipc/--pid container:<x> recorded by ID, and one that is
+   * not there a 400 (not looked up with a label option, --privileged or the host's ipc or pid).
+   */
+  private adaptNamespaceDonors(hc: Record<string, unknown>): void {
+    const donor = (mode: unknown) => (typeof mode === 'string' && mode.startsWith('container:') ? mode.slice('container:'.length) : '');
+    for (const key of ['PidMode', 'IpcMode']) {
+      const ref = donor(hc[key]);
+      if (ref && this.store.has(this.idOf(ref))) hc[key] = `container:${this.store.get(ref).ID}`;
+    }
+    const labelled = ((hc.SecurityOpt as string[] | null) ?? []).some((o) => o.split('=')[0] === 'label');
+    if (labelled || hc.IpcMode === 'host' || hc.PidMode === 'host' || hc.Privileged) return;
+    for (const key of ['IpcMode', 'PidMode']) {
+      const ref = donor(hc[key]);
+      if (ref && !this.store.has(this.idOf(ref))) throw new InvalidParameterError(`No such container: ${ref}`);
+    }
+  }
+
+  /**
+   * namespaceSpec is dockerd's WithNamespaces and setupIpcDirs for --ipc, --pid and --uts: the
+   * host's namespace, a new one, or a running container's joined by /proc/<pid>/ns/<type>; and
+   * /dev/shm: --ipc shareable mounts a tmpfs of ShmSize under the container's directory (its
+   * ShmPath, which joiners bind-mount), host binds the host's, none has none. Its errors fail
+   * the start as dockerd's createSpec's do (500, the container left as it was).
+   */
+  private async namespaceSpec(rec: ContainerRecord): Promise<Pick<RunSpec, 'pidns' | 'ipcns' | 'utsns' | 'shmPath'>> {
+    const hc = rec.HostConfig;
+    const ipcMode = typeof hc.IpcMode === 'string' ? hc.IpcMode : '';
+    const pidMode = typeof hc.PidMode === 'string' ? hc.PidMode : '';
+    const out: Pick<RunSpec, 'pidns' | 'ipcns' | 'utsns' | 'shmPath'> = { utsns: hc.UTSMode === 'host' ? 'host' : '' };
+    let ipcDonor: ContainerRecord | null = null;
+    if (ipcMode.startsWith('container:')) {
+      ipcDonor = await this.ipcDonor(ipcMode.slice('container:'.length));
+      out.ipcns = `/proc/${ipcDonor.State.Pid}/ns/ipc`;
+    } else if (ipcMode === 'host') {
+      out.ipcns = 'host';
+    } else if (!['', 'private', 'shareable', 'none'].includes(ipcMode)) {
+      throw new SystemError(`Invalid IPC mode: ${ipcMode}`);
+    }
+    if (pidMode.startsWith('container:')) {
+      const ref = pidMode.slice('container:'.length);
+      let donor: ContainerRecord;
+      try {
+        donor = this.namespaceDonor(ref);
+      } catch (err) {
+        throw new SystemError(`cannot join PID of a non running container: ${ref}: ${toWire(err).message}`);
+      }
+      checkDonorRunning(donor, '');
+      out.pidns = `/proc/${donor.State.Pid}/ns/pid`;
+    } else if (pidMode === 'host') {
+      out.pidns = 'host';
+    }
+    // setupIpcDirs, then the /dev/shm mount as dockerd's WithMounts makes it.
+    rec.ShmPath = '';
+    if (ipcDonor) {
+      rec.ShmPath = ipcDonor.ShmPath ?? '';
+    } else if (ipcMode === 'host') {
+      if (!(await stat('/dev/shm').then(() => true, () => false))) throw new SystemError('/dev/shm is not mounted, but must be for --ipc=host');
+      rec.ShmPath = '/dev/shm';
+    } else if ((ipcMode === 'shareable' || ipcMode === '') && !hasMountFor(rec, '/dev/shm')) {
+      const shm = this.shmResourcePath(rec);
+      await mkdir(shm, { recursive: true, mode: 0o700 });
+      try {
+        await native().mount('shm', shm, 'tmpfs', MS.NOEXEC | MS.NOSUID | MS.NODEV, `mode=1777,size=${Number(hc.ShmSize ?? 0) || DEFAULT_SHM_SIZE}`);
+      } catch (err) {
+        throw new SystemError(`mounting shm tmpfs: ${(err as Error).message}`);
+      }
+      rec.ShmPath = shm;
+    }
+    if (ipcMode === 'none') out.shmPath = null;
+    else if (ipcMode !== 'private' && rec.ShmPath && !hasMountFor(rec, '/dev/shm')) out.shmPath = rec.ShmPath;
+    return out;
+  }
+
+  /** dockerd's getIpcContainer: the donor must run and have a shareable /dev/shm (a directory). */
+  private async ipcDonor(ref: string): Promise<ContainerRecord> {
+    const what = `can't join IPC of container ${ref}`;
+    let donor: ContainerRecord;
+    try {
+      donor = this.namespaceDonor(ref);
+    } catch (err) {
+      throw new SystemError(`${what}: ${toWire(err).message}`);
+    }
+    checkDonorRunning(donor, `${what}: `);
+    const isDir = donor.ShmPath ? await stat(donor.ShmPath).then((s) => s.isDirectory(), () => false) : false;
+    if (!isDir) throw new SystemError(`${what}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+    return donor;
+  }
+
+  /** dockerd's GetContainer, with its message for an empty reference. */
+  private namespaceDonor(ref: string): ContainerRecord {
+    if (!ref) throw new InvalidParameterError(`invalid name or ID supplied: ""`);
+    return this.store.get(ref);
+  }
+
+  /** dockerd's ShmResourcePath: <container dir>/mounts/shm. */
+  private shmResourcePath(rec: ContainerRecord): string {
+    return join(this.store.dir(rec.ID), 'mounts', 'shm');
+  }
+
+  /** dockerd's UnmountIpcMount: the --ipc shareable tmpfs goes when the container stops. */
+  private async unmountShm(rec: ContainerRecord): Promise<void> {
+    const mode = rec.HostConfig.IpcMode;
+    if ((mode !== 'shareable' && mode !== '') || hasMountFor(rec, '/dev/shm')) return;
+    await native().umount2(this.shmResourcePath(rec), MNT_DETACH).catch((err: NodeJS.ErrnoException) => {
+      // Not mounted (EINVAL) or never made (ENOENT): nothing to do.
+      if (!/EINVAL|ENOENT|not mounted|No such file|Invalid argument/i.test(`${err.code ?? ''} ${err.message}`)) logger.warn(`cannot unmount the shm of ${rec.ID}: ${err.message}`);
+    });
+  }
+
+  /**
    * dockerd's WithInit: HostConfig.Init, or the daemon's --init when it is null (not given), and
    * only in a pid namespace of the container's own (elsewhere there is an init already).
    */
@@ -710,6 +824,7 @@ export class Containers {
     await Promise.all([
       this.engine.call('netns_remove', { id: rec.ID }).catch((err) => logger.warn(`cannot remove the network namespace of ${rec.ID}: ${toWire(err).message}`)),
       stopMounts(this.d.volumes, rec),
+      this.unmountShm(rec),
       this.rt(rec.ID).rootfsUsers > 0
         ? Promise.resolve()
         : this.engine.call('rootfs_unmount', { id: rec.ID }).catch((err) => logger.warn(`cannot unmount the root filesystem of ${rec.ID}: ${toWire(err).message}`)),
@@ -1387,4 +1502,15 @@ function processEnv(env: string[], hostname: string, tty: boolean): string[] {
 /** dockerd's ErrReadLogsNotSupported: the none driver keeps nothing to read (501). */
 function readsNoLogs(rec: ContainerRecord): boolean {
   return (rec.HostConfig.LogConfig as { Type?: string } | undefined)?.Type === 'none';
+}
+
+/** dockerd's HasMountFor: a mount of its own (volume, bind, tmpfs) at that destination. */
+function hasMountFor(rec: ContainerRecord, path: string): boolean {
+  return Boolean(rec.MountPoints?.[path]) || Object.prototype.hasOwnProperty.call((rec.HostConfig.Tmpfs as Record<string, string> | undefined) ?? {}, path);
+}
+
+/** dockerd's containerIsRunning and containerIsNotRestarting, for a namespace's donor. */
+function checkDonorRunning(donor: ContainerRecord, prefix: string): void {
+  if (!donor.State.Running) throw new SystemError(`${prefix}container ${donor.ID} is not running`);
+  if (donor.State.Restarting) throw new SystemError(`${prefix}Container ${donor.ID} is restarting, wait until the container is running`);
 }

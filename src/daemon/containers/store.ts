@@ -31,6 +31,11 @@ export interface ContainerRecord {
   ResolvConfPath: string;
   HostnamePath: string;
   HostsPath: string;
+  /**
+   * Where its /dev/shm comes from (dockerd's ShmPath, not inspected): the daemon's tmpfs for
+   * --ipc shareable, /dev/shm for host, the donor's for container:<x>; '' otherwise.
+   */
+  ShmPath?: string;
   GraphDriver: { Data: Record<string, string> | null; Name: string };
   /** Its networks (the settings of this run while it runs), published ports, namespace. */
   NetworkSettings: { Networks: Record<string, EndpointSettings>; Ports: PortMap; SandboxKey: string };
