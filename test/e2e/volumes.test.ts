@@ -48,6 +48,31 @@ test.after.always(async () => {
   if (work) removeDir(work);
 });
 
+/**
+ * The docker CLI sorts names in natural order (runs of digits compared as numbers: "8e…" before
+ * "20a…"), so a list of random hex names is ordered that way, not byte by byte.
+ */
+function naturalOrder(a: string, b: string): number {
+  const split = (s: string) => s.match(/\d+|\D+/g) ?? [];
+  const x = split(a);
+  const y = split(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const p = x[i]!;
+    const q = y[i]!;
+    if (p === q) continue;
+    const pn = /^\d/.test(p);
+    const qn = /^\d/.test(q);
+    if (pn && qn) {
+      const pv = BigInt(p);
+      const qv = BigInt(q);
+      if (pv !== qv) return pv < qv ? -1 : 1;
+      return p.length - q.length;
+    }
+    return p < q ? -1 : 1;
+  }
+  return x.length - y.length;
+}
+
 const ok = async (args: string[]) => {
   const r = await b.docker(args);
   if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
@@ -85,7 +110,7 @@ test.serial('volume create, inspect, ls and rm as dockerd 20.10', async (t) => {
   t.is(api.status, 201);
   t.regex(JSON.parse(api.body).Name, HEX64);
 
-  t.is(await ok(['volume', 'ls']), ['DRIVER    VOLUME NAME', ...[anon, JSON.parse(api.body).Name, 'v1', 'v2', 'vt'].sort().map((n) => `local     ${n}`), ''].join('\n'));
+  t.is(await ok(['volume', 'ls']), ['DRIVER    VOLUME NAME', ...[anon, JSON.parse(api.body).Name, 'v1', 'v2', 'vt'].sort(naturalOrder).map((n) => `local     ${n}`), ''].join('\n'));
   const list = await b.request('GET', '/volumes');
   t.is(list.status, 200);
   t.is(JSON.parse(list.body).Warnings, null);
