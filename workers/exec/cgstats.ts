@@ -45,10 +45,14 @@ function keyValues(t: string | null): Record<string, number> {
 }
 
 export class CgroupReader {
-  constructor(private readonly version: '1' | '2') {}
+  /** cgroupOf: a container's cgroup path (--cgroup-parent), when known; else /berth/<id>. */
+  constructor(private readonly version: '1' | '2', private readonly cgroupOf: (id: string) => string | undefined = () => undefined) {}
 
   private path(controller: string, id: string, file: string): string {
-    return this.version === '2' ? `${ROOT}/berth/${id}/${file}` : `${ROOT}/${controller}/berth/${id}/${file}`;
+    const cg = this.cgroupOf(id) ?? `/berth/${id}`;
+    // A relative --cgroup-parent is under runc's own cgroup: berthd's, the root here.
+    const rel = cg.replace(/^\/+/, '');
+    return this.version === '2' ? `${ROOT}/${rel}/${file}` : `${ROOT}/${controller}/${rel}/${file}`;
   }
 
   /** pids are the host pids of every process in the container (exec sessions included). */

@@ -81,7 +81,8 @@ async function processSpec(paths: ExecPaths, a: ExecProcessArgs): Promise<Record
   }
   if (a.cwd) p.cwd = a.cwd;
   if (a.user) {
-    const u = resolveUser(config.root.path, a.user);
+    const meta = JSON.parse(await readFile(join(paths.bundle, 'berth.json'), 'utf8').catch(() => '{}')) as { groupAdd?: string[] };
+    const u = resolveUser(config.root.path, a.user, meta.groupAdd ?? []);
     p.user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
     // HOME follows the exec's user unless the session or the container sets it.
     const home = env.findIndex((x) => x.startsWith('HOME='));

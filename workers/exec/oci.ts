@@ -8,6 +8,9 @@
 import type { RunSpec } from '../../src/protocol/types/containers.js';
 import type { ResolvedUser } from './user.js';
 import { deviceSpec } from './devices.js';
+import { statSync } from 'node:fs';
+import { posix } from 'node:path';
+import { SystemError } from '../../src/errdefs/errors.js';
 
 /** Where `docker run --init` puts the init binary, as dockerd. */
 export const INIT_IN_CONTAINER = '/sbin/docker-init';
@@ -52,8 +55,18 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
   const resources: Record<string, unknown> = {
     devices: dev.rules,
   };
-  if (s.memory > 0) resources.memory = { limit: s.memory, ...(s.memorySwap !== 0 ? { swap: s.memorySwap } : {}) };
-  const cpu: Record<string, number> = {};
+  // dockerd's getMemoryResources.
+  const memory: Record<string, unknown> = {};
+  if (s.memory > 0) Object.assign(memory, { limit: s.memory, ...(s.memorySwap !== 0 ? { swap: s.memorySwap } : {}) });
+  if ((s.memoryReservation ?? 0) > 0) memory.reservation = s.memoryReservation;
+  if ((s.kernelMemory ?? 0) !== 0) memory.kernel = s.kernelMemory;
+  if (s.oomKillDisable) memory.disableOOMKiller = true;
+  if (Object.keys(memory).length) resources.memory = memory;
+  const cpu: Record<string, number | string> = {};
+  if (s.cpusetCpus) cpu.cpus = s.cpusetCpus;
+  if (s.cpusetMems) cpu.mems = s.cpusetMems;
+  if (s.cpuRealtimePeriod) cpu.realtimePeriod = s.cpuRealtimePeriod;
+  if (s.cpuRealtimeRuntime) cpu.realtimeRuntime = s.cpuRealtimeRuntime;
   if (s.cpuShares > 0) cpu.shares = s.cpuShares;
   if (s.nanoCpus > 0) {
     cpu.period = 100_000;
@@ -64,6 +77,8 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
   }
   if (Object.keys(cpu).length) resources.cpu = cpu;
   if (s.pidsLimit > 0) resources.pids = { limit: s.pidsLimit };
+  const blockIO = blkioSpec(s.blkio);
+  if (blockIO) resources.blockIO = blockIO;
   return {
     ociVersion: '1.0.2-dev',
     process: {
@@ -85,7 +100,7 @@ export function ociSpec(s: RunSpec, user: ResolvedUser): Record<string, unknown>
     mounts,
     linux: {
       resources,
-      cgroupsPath: `/berth/${s.id}`,
+      cgroupsPath: cgroupsPath(s),
       namespaces,
       ...(dev.devices.length ? { devices: dev.devices } : {}),
       // dockerd's, in a network namespace of the container's own: unprivileged ports and ping, no IPv6;
@@ -120,4 +135,41 @@ function defaultDeviceRules() {
     rule('c', 5, 1, 'rwm'), // /dev/console
     { allow: false, type: 'c', major: 10, minor: 229, access: 'rwm' }, // /dev/fuse
   ];
+}
+
+/** The container's cgroup: <--cgroup-parent>/<id> as dockerd joins them, else /berth/<id>. */
+export function cgroupsPath(s: Pick<RunSpec, 'id' | 'cgroupParent'>): string {
+  return s.cgroupParent ? posix.join(s.cgroupParent, s.id) : `/berth/${s.id}`;
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EACCES: 'permission denied',
+  ELOOP: 'too many levels of symbolic links',
+};
+
+/** The major and minor of the device at a host path (followed), as dockerd's unix.Stat. */
+function hostDevice(path: string): { major: number; minor: number } {
+  let dev: bigint;
+  try {
+    dev = statSync(path, { bigint: true }).rdev;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    throw new SystemError(`stat ${path}: ${ERRNO_TEXT[code] ?? (err as Error).message}`);
+  }
+  return { major: Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)), minor: Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn)) };
+}
+
+/** dockerd's WithResources blkio part: the weight, and each device's limit by its major:minor. */
+function blkioSpec(b: RunSpec['blkio']): Record<string, unknown> | null {
+  if (!b) return null;
+  const out: Record<string, unknown> = {};
+  if (b.weight > 0) out.weight = b.weight;
+  if (b.weightDevice.length) out.weightDevice = b.weightDevice.map((d) => ({ ...hostDevice(d.Path), weight: d.Weight }));
+  const throttle = (list: Array<{ Path: string; Rate: number }>) => list.map((d) => ({ ...hostDevice(d.Path), rate: d.Rate }));
+  for (const [key, list] of [['throttleReadBpsDevice', b.readBps], ['throttleWriteBpsDevice', b.writeBps], ['throttleReadIOPSDevice', b.readIOps], ['throttleWriteIOPSDevice', b.writeIOps]] as const) {
+    if (list.length) out[key] = throttle(list);
+  }
+  return Object.keys(out).length ? out : null;
 }

@@ -20,7 +20,7 @@ import { resolveInRootSync } from '../../src/fs/rootpath.js';
 import type { AttachArgs, ExecProcessArgs, ExitReport, RunLog, RunSpec, RuntimeState, UpdateResources } from '../../src/protocol/types/containers.js';
 import { rfc3339NanoFromNs } from '../../src/protocol/time.js';
 import { LogConverter, readLogs, type LogSource } from './logs.js';
-import { ociSpec } from './oci.js';
+import { cgroupsPath, ociSpec } from './oci.js';
 import { openRelay } from './relay.js';
 import { runExec } from './execs.js';
 import { resolveUser } from './user.js';
@@ -37,6 +37,8 @@ interface Live {
   /** Attaches waiting for conmon (docker run attaches before it starts). */
   waiters: Array<() => void>;
   exitWaiters: Array<() => void>;
+  /** Its cgroup (the spec's cgroupsPath: /berth/<id>, or under its --cgroup-parent). */
+  cgroupsPath?: string;
 }
 
 export class ContainerRuntime {
@@ -95,6 +97,8 @@ export class ContainerRuntime {
     const dir = this.dir(id);
     const meta = JSON.parse(await readFile(join(dir, 'berth.json'), 'utf8')) as { logPath: string; tty: boolean; log?: RunLog };
     const live = this.track(id, dir, meta.logPath, meta.tty, meta.log);
+    const spec = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8').catch(() => '{}')) as { linux?: { cgroupsPath?: string } };
+    if (spec.linux?.cgroupsPath) live.cgroupsPath = spec.linux.cgroupsPath;
     live.pid = Number((await readFile(join(dir, 'pidfile'), 'utf8').catch(() => '0')).trim()) || 0;
     live.logs.follow();
     const exit = await this.readExit(id);
@@ -174,15 +178,17 @@ export class ContainerRuntime {
     if (this.live.has(s.id) && !this.live.get(s.id)!.exited) throw new ConflictError(`container ${s.id} is already running`);
     await this.cleanup(s.id);
     await mkdirs(join(dir, 'persist'), 0o700);
-    const user = resolveUser(s.rootfs, s.user);
+    const user = resolveUser(s.rootfs, s.user, s.groupAdd);
     if (s.cwd && s.cwd !== '/') {
       // dockerd creates the working directory when the image does not have it.
       const host = resolveInRootSync(s.rootfs, s.cwd, { createParents: true, followFinal: true });
       await mkdirs(host, 0o755).catch(() => {});
     }
     await writeFile(join(dir, 'config.json'), JSON.stringify(ociSpec(s, user)));
-    await writeFile(join(dir, 'berth.json'), JSON.stringify({ logPath: s.logPath, tty: s.tty, log: s.log }));
+    // (groupAdd: for `docker exec -u`, whose user gets the --group-add groups too, as in dockerd.)
+    await writeFile(join(dir, 'berth.json'), JSON.stringify({ logPath: s.logPath, tty: s.tty, log: s.log, ...(s.groupAdd?.length ? { groupAdd: s.groupAdd } : {}) }));
     const live = this.track(s.id, dir, s.logPath, s.tty, s.log);
+    live.cgroupsPath = cgroupsPath(s);
     const short = s.id.slice(0, 12);
     const args = [
       '--api-version', '1', '-c', s.id, '-u', short, '-r', this.runtimePath, '-b', dir, '-p', join(dir, 'pidfile'), '-n', s.id,
@@ -296,6 +302,7 @@ export class ContainerRuntime {
     if (r.memory) memory.limit = r.memory;
     if (r.memorySwap) memory.swap = r.memorySwap;
     if (r.memoryReservation) memory.reservation = r.memoryReservation;
+    if (r.kernelMemory) memory.kernel = r.kernelMemory;
     if (Object.keys(memory).length) resources.memory = memory;
     const cpu: Record<string, unknown> = {};
     if (r.cpuShares) cpu.shares = r.cpuShares;
@@ -303,6 +310,8 @@ export class ContainerRuntime {
     if (r.cpuPeriod) cpu.period = r.cpuPeriod;
     if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
     if (r.cpusetMems) cpu.mems = r.cpusetMems;
+    if (r.cpuRealtimePeriod) cpu.realtimePeriod = r.cpuRealtimePeriod;
+    if (r.cpuRealtimeRuntime) cpu.realtimeRuntime = r.cpuRealtimeRuntime;
     if (Object.keys(cpu).length) resources.cpu = cpu;
     if (r.pidsLimit) resources.pids = { limit: r.pidsLimit };
     if (r.blkioWeight) resources.blockIO = { weight: r.blkioWeight };
@@ -316,6 +325,11 @@ export class ContainerRuntime {
     } finally {
       await rm(file, { force: true });
     }
+  }
+
+  /** The cgroup of a container this actor runs or ran (undefined: not known here). */
+  cgroupOf(id: string): string | undefined {
+    return this.live.get(id)?.cgroupsPath;
   }
 
   private running(id: string): Live {

@@ -24,7 +24,7 @@ function readDb(rootfs: string, file: string): string[][] {
   }
 }
 
-export function resolveUser(rootfs: string, spec: string): ResolvedUser {
+export function resolveUser(rootfs: string, spec: string, groupAdd: string[] = []): ResolvedUser {
   const [userPart = '', groupPart] = spec.split(':', 2);
   const passwd = readDb(rootfs, 'etc/passwd');
   const groups = readDb(rootfs, 'etc/group');
@@ -57,5 +57,28 @@ export function resolveUser(rootfs: string, spec: string): ResolvedUser {
   // dockerd passes the primary group among the additional ones (`id` shows groups=<gid>), then
   // the groups of /etc/group that list the user.
   const member = name ? groups.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2])).filter((g) => g !== gid) : [];
-  return { uid, gid, additionalGids: [gid, ...member], home };
+  return { uid, gid, additionalGids: [gid, ...member, ...additionalGroups(groups, groupAdd)], home };
+}
+
+const MAX_ID = 2 ** 31 - 1;
+
+/**
+ * --group-add as dockerd's getUser takes it (runc's user.GetAdditionalGroups): each name or
+ * gid matched in the container's /etc/group, first match, a group once; a number not there
+ * taken as is; a name not there fails the start.
+ */
+function additionalGroups(groups: string[][], wanted: string[]): number[] {
+  const out: number[] = [];
+  for (const ag of wanted) {
+    const g = groups.find((x) => (x[0] === ag || x[2] === ag) && !out.includes(Number(x[2])));
+    if (g) {
+      out.push(Number(g[2]));
+      continue;
+    }
+    if (!/^[+-]?\d+$/.test(ag)) throw new SystemError(`Unable to find group ${ag}`);
+    const gid = Number(ag);
+    if (gid < 0 || gid > MAX_ID) throw new SystemError(`uids and gids must be in range 0-${MAX_ID}`);
+    if (!out.includes(gid)) out.push(gid);
+  }
+  return out;
 }

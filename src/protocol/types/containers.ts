@@ -69,6 +69,28 @@ export interface RunSpec {
   cpuQuota: number;
   cpuPeriod: number;
   pidsLimit: number;
+  /** --memory-reservation, --kernel-memory (bytes; 0 none), --oom-kill-disable. */
+  memoryReservation?: number;
+  kernelMemory?: number;
+  oomKillDisable?: boolean;
+  /** --cpuset-cpus, --cpuset-mems ('' = all), --cpu-rt-period, --cpu-rt-runtime (µs; 0 none). */
+  cpusetCpus?: string;
+  cpusetMems?: string;
+  cpuRealtimePeriod?: number;
+  cpuRealtimeRuntime?: number;
+  /** --blkio-weight (0 none), --blkio-weight-device and the throttles, by host path (stat'ed at create). */
+  blkio?: {
+    weight: number;
+    weightDevice: Array<{ Path: string; Weight: number }>;
+    readBps: Array<{ Path: string; Rate: number }>;
+    writeBps: Array<{ Path: string; Rate: number }>;
+    readIOps: Array<{ Path: string; Rate: number }>;
+    writeIOps: Array<{ Path: string; Rate: number }>;
+  };
+  /** --cgroup-parent: the container's cgroup is <parent>/<id> ('' = /berth, berth's default). */
+  cgroupParent?: string;
+  /** --group-add: group names (looked up in the container's /etc/group) or numeric ids. */
+  groupAdd?: string[];
   /** Bytes of /dev/shm. */
   shmSize: number;
   oomScoreAdj: number;
@@ -292,4 +314,7 @@ export interface UpdateResources {
   cpusetMems: string;
   pidsLimit: number;
   blkioWeight: number;
+  kernelMemory?: number;
+  cpuRealtimePeriod?: number;
+  cpuRealtimeRuntime?: number;
 }

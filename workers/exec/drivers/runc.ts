@@ -98,7 +98,7 @@ export class RuncDriver implements ExecDriver {
   async init(config: ExecDriverConfig, ctx: JobContext): Promise<ExecStatus> {
     const runtime = config.defaultRuntime;
     const version = await cgroupVersion();
-    this.cg = new CgroupReader(version);
+    this.cg = new CgroupReader(version, (id) => this.rt?.cgroupOf(id));
     if (runtime === 'crun' && version === '1') {
       throw new SystemError('default runtime crun cannot run containers on this host: it needs cgroup v2, and this host has a (hybrid) cgroup v1 layout; use --default-runtime runc');
     }
