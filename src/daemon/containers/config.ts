@@ -11,6 +11,8 @@ import { parseSignal } from './signals.js';
 import { effectiveCaps } from './caps.js';
 import { checkDeviceCgroupRules, checkDevices, checkSecurityOpt, checkSysctls } from './security.js';
 import { LogOptError, mergeLogConfig } from '../../logdriver/options.js';
+import { checkRealtime, readLimits, verifyLimits } from './limits.js';
+import { hostSysInfo, type SysInfo } from './sysinfo.js';
 
 /** The daemon's --log-driver and --log-opt (dockerd's defaultLogConfig). */
 export interface LogDefaults {
@@ -88,13 +90,8 @@ function obj(o: Doc, key: string): Doc | null {
  */
 const UNIMPLEMENTED_HOST: ReadonlyArray<readonly [string, string]> = [
   ['DeviceRequests', 'a later issue'],
-  ['GroupAdd', 'a later issue'], ['CgroupParent', 'a later issue'],
   ['Cgroup', 'a later issue'],
-  ['OomKillDisable', 'a later issue'], ['MemoryReservation', 'a later issue'], ['KernelMemory', 'a later issue'],
-  ['KernelMemoryTCP', 'a later issue'], ['CpusetCpus', 'a later issue'], ['CpusetMems', 'a later issue'],
-  ['CpuRealtimePeriod', 'a later issue'], ['CpuRealtimeRuntime', 'a later issue'], ['BlkioWeight', 'a later issue'],
-  ['BlkioWeightDevice', 'a later issue'], ['BlkioDeviceReadBps', 'a later issue'], ['BlkioDeviceWriteBps', 'a later issue'],
-  ['BlkioDeviceReadIOps', 'a later issue'], ['BlkioDeviceWriteIOps', 'a later issue'], ['StorageOpt', 'a later issue'],
+  ['KernelMemoryTCP', 'a later issue'], ['StorageOpt', 'a later issue'],
   ['Annotations', 'a later issue'], ['CpuCount', 'Windows only'], ['CpuPercent', 'Windows only'],
   ['IOMaximumIOps', 'Windows only'], ['IOMaximumBandwidth', 'Windows only'],
 ];
@@ -110,6 +107,8 @@ export interface CreatePlan {
   args: string[];
   /** The network the container joins at start, with its endpoint settings from the request. */
   endpoint: EndpointRequest | null;
+  /** dockerd's warnings for the create (a limit the host cannot apply, discarded). */
+  warnings: string[];
 }
 
 export interface EndpointRequest {
@@ -123,9 +122,10 @@ export interface EndpointRequest {
  * plan checks a create request against its image and returns the container's Config and
  * HostConfig as they will be stored, and the process to run.
  */
-export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: string, logDefaults: LogDefaults = JSON_FILE): CreatePlan {
+export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: string, logDefaults: LogDefaults = JSON_FILE, sysInfo: SysInfo = hostSysInfo()): CreatePlan {
   const hc = obj(body, 'HostConfig') ?? {};
-  const hostConfig = normalizeHostConfig(hc, defaultRuntime, logDefaults);
+  const warnings: string[] = [];
+  const hostConfig = normalizeHostConfig(hc, defaultRuntime, logDefaults, sysInfo, warnings);
   const endpoint = checkNetworking(body, hostConfig);
 
   const img = image.Config ?? {};
@@ -187,14 +187,17 @@ export function plan(body: Doc, image: { Config?: Doc | null }, defaultRuntime: 
   // Published ports are exposed ones too (dockerd adds them to ExposedPorts).
   const bound = Object.keys(hostConfig.PortBindings as Doc);
   if (bound.length) config.ExposedPorts = { ...((config.ExposedPorts as Doc | undefined) ?? {}), ...Object.fromEntries(bound.map((k) => [k, {}])) };
-  return { config, hostConfig, path: argv[0]!, args: argv.slice(1), endpoint };
+  return { config, hostConfig, path: argv[0]!, args: argv.slice(1), endpoint, warnings };
 }
 
 const RESTART_POLICIES = ['', 'no', 'always', 'unless-stopped', 'on-failure'];
 
 /** normalizeHostConfig checks a HostConfig and fills in what dockerd fills in. */
-export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults: LogDefaults = JSON_FILE): Doc {
+export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults: LogDefaults = JSON_FILE, sysInfo: SysInfo = hostSysInfo(), warnings: string[] = []): Doc {
   for (const [field, planned] of UNIMPLEMENTED_HOST) if (!isEmpty(hc[field])) refuse(field, planned);
+  // dockerd's decode (runconfig validateResources) checks the real-time settings first.
+  const limits = readLimits(hc);
+  checkRealtime(limits, sysInfo);
   // --pid, --ipc, --uts kept as given (dockerd checks them only at start: service.ts
   // namespaceSpec); a user namespace is what berth cannot give (no --userns-remap): only "host",
   // which is what every container has here.
@@ -245,6 +248,10 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults
   if (nanoCpus < 0 || nanoCpus > ncpu * 1e9) throw new InvalidParameterError(`Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`);
   if (cpuPeriod !== 0 && (cpuPeriod < 1000 || cpuPeriod > 1_000_000)) throw new InvalidParameterError('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
   if (cpuQuota !== 0 && cpuQuota < 1000 && cpuQuota !== -1) throw new InvalidParameterError('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+  // --memory-reservation, --kernel-memory, --oom-kill-disable, --cpuset-*, --blkio-*, --device-*-bps/iops.
+  warnings.push(...verifyLimits(limits, memory, sysInfo));
+  const cgroupParent = str(hc, 'CgroupParent');
+  const groupAdd = strings(hc.GroupAdd, 'GroupAdd');
   const shm = num(hc, 'ShmSize');
   if (shm < 0) throw new InvalidParameterError('SHM size can not be less than 0');
   const oom = num(hc, 'OomScoreAdj');
@@ -290,7 +297,7 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults
     DnsOptions: strings(hc.DnsOptions, 'DnsOptions') ?? [],
     DnsSearch: strings(hc.DnsSearch, 'DnsSearch') ?? [],
     ExtraHosts: extraHosts,
-    GroupAdd: null,
+    GroupAdd: groupAdd,
     IpcMode: ipc || 'private',
     Cgroup: '',
     Links: strings(hc.Links, 'Links'),
@@ -312,28 +319,28 @@ export function normalizeHostConfig(hc: Doc, defaultRuntime: string, logDefaults
     CpuShares: num(hc, 'CpuShares'),
     Memory: memory,
     NanoCpus: nanoCpus,
-    CgroupParent: '',
-    BlkioWeight: 0,
-    BlkioWeightDevice: [],
-    BlkioDeviceReadBps: [],
-    BlkioDeviceWriteBps: [],
-    BlkioDeviceReadIOps: [],
-    BlkioDeviceWriteIOps: [],
+    CgroupParent: cgroupParent,
+    BlkioWeight: limits.BlkioWeight,
+    BlkioWeightDevice: limits.BlkioWeightDevice,
+    BlkioDeviceReadBps: limits.BlkioDeviceReadBps,
+    BlkioDeviceWriteBps: limits.BlkioDeviceWriteBps,
+    BlkioDeviceReadIOps: limits.BlkioDeviceReadIOps,
+    BlkioDeviceWriteIOps: limits.BlkioDeviceWriteIOps,
     CpuPeriod: cpuPeriod,
     CpuQuota: cpuQuota,
-    CpuRealtimePeriod: 0,
-    CpuRealtimeRuntime: 0,
-    CpusetCpus: '',
-    CpusetMems: '',
+    CpuRealtimePeriod: limits.CpuRealtimePeriod,
+    CpuRealtimeRuntime: limits.CpuRealtimeRuntime,
+    CpusetCpus: limits.CpusetCpus,
+    CpusetMems: limits.CpusetMems,
     Devices: devices,
     DeviceCgroupRules: deviceCgroupRules,
     DeviceRequests: null,
-    KernelMemory: 0,
+    KernelMemory: limits.KernelMemory,
     KernelMemoryTCP: 0,
-    MemoryReservation: 0,
+    MemoryReservation: limits.MemoryReservation,
     MemorySwap: memorySwap,
     MemorySwappiness: null,
-    OomKillDisable: false,
+    OomKillDisable: limits.OomKillDisable ?? false,
     PidsLimit: pids > 0 ? pids : null,
     Ulimits: ulimits,
     CpuCount: 0,

@@ -7,6 +7,8 @@ import { availableParallelism } from 'node:os';
 import { ConflictError, InvalidParameterError } from '../../errdefs/errors.js';
 import type { StatsSample, UpdateResources } from '../../protocol/types/containers.js';
 import { ZERO_TIME } from '../../protocol/time.js';
+import { checkRealtime, readLimits, verifyLimits } from './limits.js';
+import { hostSysInfo, type SysInfo } from './sysinfo.js';
 
 type Doc = Record<string, unknown>;
 
@@ -32,14 +34,13 @@ export interface UpdatePlan {
  * conflicts with what the container has) and merges it: a zero field leaves the current
  * value, as in dockerd.
  */
-export function planUpdate(id: string, current: Doc, body: Doc): UpdatePlan {
+export function planUpdate(id: string, current: Doc, body: Doc, sysInfo: SysInfo = hostSysInfo()): UpdatePlan {
   const conflict = (msg: string) => new ConflictError(`Cannot update container ${id}: ${msg}`);
   const memory = num(body, 'Memory');
   const memorySwap = num(body, 'MemorySwap');
   const nanoCpus = num(body, 'NanoCpus');
   const cpuQuota = num(body, 'CpuQuota');
   const cpuPeriod = num(body, 'CpuPeriod');
-  const kernelMemory = num(body, 'KernelMemory');
   if (memory > 0 && memory < 6 * 1024 * 1024) throw new InvalidParameterError('Minimum memory limit allowed is 6MB');
   if (memory > 0 && memorySwap > 0 && memorySwap < memory) throw new InvalidParameterError('Minimum memoryswap limit should be larger than memory limit, see usage');
   if (nanoCpus > 0 && cpuPeriod > 0) throw new InvalidParameterError('Conflicting options: Nano CPUs and CPU Period cannot both be set');
@@ -58,6 +59,11 @@ export function planUpdate(id: string, current: Doc, body: Doc): UpdatePlan {
     const v = body[field];
     if (Array.isArray(v) && v.length) throw new InvalidParameterError(`berth cannot update ${field} (dockerd cannot either)`);
   }
+  // --cpuset-*, --memory-reservation, --kernel-memory, --blkio-weight, --cpu-rt-*: dockerd's
+  // checks (update=true), what the host cannot limit dropped with its warning.
+  const limits = readLimits(body);
+  checkRealtime(limits, sysInfo);
+  const limitWarnings = verifyLimits(limits, memory, sysInfo);
 
   const hc: Doc = { ...current };
   // dockerd 20.10: a new memory limit above the current swap limit needs a new swap limit too
@@ -71,7 +77,10 @@ export function planUpdate(id: string, current: Doc, body: Doc): UpdatePlan {
     const v = num(body, key);
     if (v !== 0) hc[key] = v;
   };
-  for (const key of ['BlkioWeight', 'CpuShares', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'MemoryReservation']) set(key);
+  set('CpuShares');
+  for (const key of ['BlkioWeight', 'CpuRealtimePeriod', 'CpuRealtimeRuntime', 'MemoryReservation', 'KernelMemory'] as const) {
+    if (limits[key] !== 0) hc[key] = limits[key];
+  }
   if (nanoCpus !== 0) {
     // Nano CPUs replace a quota and period, and the reverse (dockerd keeps one of the two).
     hc.NanoCpus = nanoCpus;
@@ -83,15 +92,15 @@ export function planUpdate(id: string, current: Doc, body: Doc): UpdatePlan {
     if (cpuQuota !== 0) hc.CpuQuota = cpuQuota;
     if (cpuPeriod !== 0) hc.CpuPeriod = cpuPeriod;
   }
-  for (const key of ['CpusetCpus', 'CpusetMems']) {
-    if (typeof body[key] === 'string' && body[key] !== '') hc[key] = body[key];
+  for (const key of ['CpusetCpus', 'CpusetMems'] as const) {
+    if (limits[key] !== '') hc[key] = limits[key];
   }
   if (body.PidsLimit !== undefined && body.PidsLimit !== null) hc.PidsLimit = num(body, 'PidsLimit');
   if (rpName !== '') {
     if (current.AutoRemove === true && rpName !== 'no') throw conflict('Restart policy cannot be updated because AutoRemove is enabled for the container');
     hc.RestartPolicy = { Name: rpName, MaximumRetryCount: retries };
   }
-  const warnings = kernelMemory !== 0 ? ['Specifying a kernel memory limit is deprecated and will be removed in a future release.'] : null;
+  const warnings = limitWarnings.length ? limitWarnings : null;
 
   const h = (k: string) => num(hc, k);
   const quota = h('NanoCpus') > 0 ? Math.round((h('NanoCpus') * 100_000) / 1e9) : h('CpuQuota');
@@ -109,6 +118,10 @@ export function planUpdate(id: string, current: Doc, body: Doc): UpdatePlan {
       cpusetMems: String(hc.CpusetMems ?? ''),
       pidsLimit: h('PidsLimit'),
       blkioWeight: h('BlkioWeight'),
+      // Only the update's own (dockerd passes the request's, 0 when it sets none: runc warns at each).
+      kernelMemory: limits.KernelMemory,
+      cpuRealtimePeriod: h('CpuRealtimePeriod'),
+      cpuRealtimeRuntime: h('CpuRealtimeRuntime'),
     },
     warnings,
   };

@@ -309,7 +309,7 @@ export class Containers {
       this.store.add(rec);
       this.d.volumes.release(id);
       this.publish(rec, 'create');
-      const warnings: string[] = [];
+      const warnings: string[] = [...p.warnings];
       if (p.hostConfig.NetworkMode === 'host' && (Object.keys(p.hostConfig.PortBindings as object).length || p.hostConfig.PublishAllPorts)) {
         warnings.push('Published ports are discarded when using host network mode');
       }
@@ -548,6 +548,25 @@ export class Containers {
       cpuQuota: n('CpuQuota'),
       cpuPeriod: n('CpuPeriod'),
       pidsLimit: n('PidsLimit'),
+      // --memory-reservation, --kernel-memory, --oom-kill-disable, --cpuset-*, --cpu-rt-*, --blkio-*,
+      // --device-*-bps/iops (the devices looked up by the exec actor), --cgroup-parent, --group-add.
+      memoryReservation: n('MemoryReservation'),
+      kernelMemory: n('KernelMemory'),
+      oomKillDisable: hc.OomKillDisable === true,
+      cpusetCpus: String(hc.CpusetCpus ?? ''),
+      cpusetMems: String(hc.CpusetMems ?? ''),
+      cpuRealtimePeriod: n('CpuRealtimePeriod'),
+      cpuRealtimeRuntime: n('CpuRealtimeRuntime'),
+      blkio: {
+        weight: n('BlkioWeight'),
+        weightDevice: (hc.BlkioWeightDevice as Array<{ Path: string; Weight: number }> | null) ?? [],
+        readBps: (hc.BlkioDeviceReadBps as Array<{ Path: string; Rate: number }> | null) ?? [],
+        writeBps: (hc.BlkioDeviceWriteBps as Array<{ Path: string; Rate: number }> | null) ?? [],
+        readIOps: (hc.BlkioDeviceReadIOps as Array<{ Path: string; Rate: number }> | null) ?? [],
+        writeIOps: (hc.BlkioDeviceWriteIOps as Array<{ Path: string; Rate: number }> | null) ?? [],
+      },
+      cgroupParent: String(hc.CgroupParent ?? ''),
+      groupAdd: (hc.GroupAdd as string[] | null) ?? [],
       shmSize: n('ShmSize'),
       oomScoreAdj: n('OomScoreAdj'),
       maskedPaths: (hc.MaskedPaths as string[]) ?? [],
