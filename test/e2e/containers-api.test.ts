@@ -61,7 +61,7 @@ test.serial('create checks its input with dockerd\'s statuses and messages', asy
     ['{"Image":"busybox","WorkingDir":"relative"}', 400, "the working directory 'relative' is invalid, it needs to be an absolute path"],
     ['{"Image":"busybox","HostConfig":{"Binds":["/tmp:rel"]}}', 400, 'invalid volume specification: \'/tmp:rel\': invalid mount config for type "bind": invalid mount path: \'rel\' mount path must be absolute'],
     ['{"Image":"busybox","HostConfig":{"VolumesFrom":["x"]}}', 400, 'No such container: x'],
-    ['{"Image":"busybox","HostConfig":{"CgroupParent":"/mine"}}', 501, 'berth does not implement HostConfig.CgroupParent yet (planned: a later issue)'],
+    ['{"Image":"busybox","HostConfig":{"DeviceRequests":[{"Count":-1,"Capabilities":[["gpu"]]}]}}', 501, 'berth does not implement HostConfig.DeviceRequests yet (planned: a later issue)'],
     ['{"Image":"nosuch"}', 404, 'No such image: nosuch:latest'],
     ['[1]', 400, 'the container configuration must be a JSON object'],
   ];
