@@ -93,6 +93,18 @@ test.serial('conmon\'s own log under the exec root does not keep what is convert
   await ok(b, ['rm', '-f', 'chatty']);
 });
 
+test.serial('a partial line (a prompt without a newline) does not hold rotation off; docker logs still gives the same bytes', async (t) => {
+  await ok(b, ['run', '-d', '--name', 'prompt', '--log-opt', 'max-size=10k', '--log-opt', 'max-file=2', 'busybox', 'sh', '-c', `printf 'prompt> '; sleep 1.5; i=0; while [ $i -lt 3000 ]; do echo "line $i ${PAD}" >&2; i=$((i+1)); done; sleep 1.2; echo answered`]);
+  await waitExit(b, 'prompt');
+  const c = await inspect(b, 'prompt');
+  t.deepEqual(logFiles(c.LogPath), [`${c.Id}-json.log`, `${c.Id}-json.log.1`], 'rotated while the prompt was pending');
+  for (const f of logFiles(c.LogPath)) t.true(statSync(join(dirname(c.LogPath), f)).size <= 10_000 + 16 * 1024, f);
+  const out = await b.docker(['logs', 'prompt']);
+  t.true(out.stdout.endsWith('answered\n'), JSON.stringify(out.stdout.slice(-40)));
+  t.true(numbers(out.stderr).at(-1) === 2999);
+  await ok(b, ['rm', 'prompt']);
+});
+
 test.serial('compress=true: rotated files are gzipped (.1.gz, .2.gz) and docker logs still reads them', async (t) => {
   const n = 10000;
   await ok(b, ['run', '-d', '--name', 'gz', '--log-opt', 'max-size=50k', '--log-opt', 'max-file=3', '--log-opt', 'compress=true', 'busybox', 'sh', '-c', `i=0; while [ $i -lt ${n} ]; do echo "line $i ${PAD}"; i=$((i+1)); done`]);

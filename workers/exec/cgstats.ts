@@ -10,6 +10,7 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
+import { posix } from 'node:path';
 import { promisify } from 'node:util';
 import { ConflictError, SystemError } from '../../src/errdefs/errors.js';
 import type { StatsSample } from '../../src/protocol/types/containers.js';
@@ -51,7 +52,8 @@ export class CgroupReader {
   private path(controller: string, id: string, file: string): string {
     const cg = this.cgroupOf(id) ?? `/berth/${id}`;
     // A relative --cgroup-parent is under runc's own cgroup: berthd's, the root here.
-    const rel = cg.replace(/^\/+/, '');
+    // Cleaned as runc cleans it (CleanPath): `..` cannot climb out of the cgroup tree.
+    const rel = posix.relative('/', posix.resolve('/', cg));
     return this.version === '2' ? `${ROOT}/${rel}/${file}` : `${ROOT}/${controller}/${rel}/${file}`;
   }
 

@@ -43,8 +43,8 @@ function deviceFromPath(path: string): Omit<LinuxDevice, 'path'> & { fifo: boole
   else throw new NotADevice('not a device node');
   // The kernel's dev_t encoding (glibc's major()/minor()).
   const dev = st.rdev;
-  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
-  const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+  const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n));
+  const minor = Number((dev & 0xffn) | ((dev >> 12n) & 0xffffff00n));
   return { type, major, minor, fileMode: Number(st.mode & ~S_IFMT), uid: Number(st.uid), gid: Number(st.gid), fifo: type === 'p' };
 }
 

@@ -63,6 +63,8 @@ const MAX_ENTRY = 16 * 1024;
 
 interface Pending {
   data: Buffer;
+  /** When its first part was read (wall clock): see pass. */
+  since: number;
   /** The time of its first part (dockerd's entry has its first byte's time). */
   time: string;
   /** Where its first part starts in conmon's log. */
@@ -145,6 +147,10 @@ export class LogConverter {
     if (st && dst !== null) {
       if (ino !== '0' && st.ino.toString() !== ino) await truncate(this.target, 0);
       else if (st.size > BigInt(dst)) await truncate(this.target, dst);
+    } else if (dst === null) {
+      // A run's first pass (the log may hold earlier runs' entries): a checkpoint now, so a
+      // crash before the next one truncates back to here rather than doubling this run's lines.
+      await this.save(src);
     }
     this.size = (await stat(this.target).catch(() => ({ size: 0 }))).size;
     return src;
@@ -215,10 +221,21 @@ export class LogConverter {
     return `{"log":${goString(data.toString('utf8'))},"stream":"${stream}",${attrs}"time":"${trimFraction(time)}"}\n`;
   }
 
+  /**
+   * flushPending writes the partial lines pending as entries of their own, without a newline —
+   * as dockerd writes a line it cuts at 16 KiB: `docker logs` shows the same bytes.
+   */
+  private flushPending(): string {
+    let out = '';
+    for (const [stream, p] of this.pending) if (p.data.length) out += this.entry(p.data, stream, p.time);
+    this.pending.clear();
+    return out;
+  }
+
   /** add takes one conmon record and returns the json-file entries it completes. */
   private add(stream: string, flag: string, text: Buffer, time: string, at: number): string {
     let out = '';
-    const p = this.pending.get(stream) ?? { data: Buffer.alloc(0), time, at };
+    const p = this.pending.get(stream) ?? { data: Buffer.alloc(0), time, at, since: Date.now() };
     let data = Buffer.concat([p.data, text, flag === 'F' ? NEWLINE : EMPTY]);
     while (data.length > MAX_ENTRY || (data.length === MAX_ENTRY && flag === 'P')) {
       out += this.entry(data.subarray(0, MAX_ENTRY), stream, p.time);
@@ -228,7 +245,7 @@ export class LogConverter {
       if (data.length) out += this.entry(data, stream, p.time);
       this.pending.delete(stream);
     } else {
-      this.pending.set(stream, { data: Buffer.from(data), time: p.time, at: p.at });
+      this.pending.set(stream, { data: Buffer.from(data), time: p.time, at: p.at, since: p.since });
     }
     return out;
   }
@@ -264,7 +281,11 @@ export class LogConverter {
           if (nl < 0 || nl >= bytesRead) break; // the rest is a record still being written
           // Rotation (dockerd's: before an entry, once the file has reached max-size), where
           // no partial line is pending, after a checkpoint at this very record.
-          if (this.opts.maxSize > 0 && this.pending.size === 0 && this.size + outBytes >= this.opts.maxSize) {
+          if (this.opts.maxSize > 0 && this.size + outBytes >= this.opts.maxSize) {
+            // A partial line (a prompt, a progress bar) must not hold the rotation off.
+            const flushed = this.flushPending();
+            out += flushed;
+            outBytes += Buffer.byteLength(flushed);
             await this.append(out);
             out = '';
             outBytes = 0;
@@ -293,7 +314,12 @@ export class LogConverter {
         await this.append(out);
         pos += at;
         this.pos = pos;
-        // Checkpoints only where no partial line is pending, so a restart redoes those whole.
+        // Checkpoints only where no partial line is pending, so a restart redoes those whole;
+        // one pending for more than a second is written as an entry of its own first, so a
+        // prompt without a newline cannot hold checkpoints (and hole punching) off for ever.
+        if (this.pending.size > 0 && [...this.pending.values()].some((p) => Date.now() - p.since > 1000)) {
+          await this.append(this.flushPending());
+        }
         if (this.pending.size === 0) {
           await this.save(pos);
           this.freeConverted(fh.fd, pos);
@@ -603,8 +629,10 @@ export async function readLogs(a: LogsArgs, out: PortWriter, finished: () => boo
       if (done) return;
       if (until && nanos(new Date().toISOString()) > until) return;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 100);
-        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        // The listener goes with its timer: a long follow must not pile them up on the signal.
+        const onAbort = () => (clearTimeout(t), resolve());
+        const t = setTimeout(() => (signal.removeEventListener('abort', onAbort), resolve()), 100);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
     }
   } finally {

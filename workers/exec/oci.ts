@@ -158,7 +158,7 @@ function hostDevice(path: string): { major: number; minor: number } {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     throw new SystemError(`stat ${path}: ${ERRNO_TEXT[code] ?? (err as Error).message}`);
   }
-  return { major: Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn)), minor: Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn)) };
+  return { major: Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & 0xfffff000n)), minor: Number((dev & 0xffn) | ((dev >> 12n) & 0xffffff00n)) };
 }
 
 /** dockerd's WithResources blkio part: the weight, and each device's limit by its major:minor. */

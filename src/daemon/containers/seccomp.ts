@@ -372,7 +372,13 @@ const CLONE_NS_FLAGS = 0x7e020000;
  * A profile given with --seccomp-profile or seccomp=<file> is used as it is.
  */
 export function hardenDistroProfile(body: string): string {
-  const p = JSON.parse(body) as { syscalls?: Array<Record<string, unknown>> };
+  let p: { syscalls?: Array<Record<string, unknown>> };
+  try {
+    p = JSON.parse(body) as typeof p;
+  } catch (err) {
+    // Fatal at start: a broken default must not leave every container without a filter.
+    throw new SeccompProfileError(`Decoding seccomp profile failed: ${(err as Error).message}`);
+  }
   const drop = new Set([...NEEDS_SYS_ADMIN, ...NEVER, 'clone', 'clone3']);
   const syscalls = (p.syscalls ?? []).map((e) => {
     const unconditional = e.action === 'SCMP_ACT_ALLOW' && !(e.args as unknown[] | undefined)?.length && isEmpty(e.includes) && isEmpty(e.excludes);
