@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readTar } from '../../src/tar/reader.js';
 import { run, startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
-import { importBusybox, leftovers } from '../helpers/containers.js';
+import { importBusybox, leftovers, stopWithContainers } from '../helpers/containers.js';
 import { craftTar, removeDir } from '../helpers/images.js';
 
 let b: Berthd;
@@ -28,11 +28,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  if (b) {
-    const ids = (await b.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await b.docker(['rm', '-f', ...ids]);
-    await b.stop();
-  }
+  if (b) await stopWithContainers(b);
   if (work) removeDir(work);
 });
 

@@ -14,7 +14,7 @@ import test from 'ava';
 import { existsSync, readFileSync, readdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
-import { importBusybox, leftovers } from '../helpers/containers.js';
+import { importBusybox, leftovers, dockerOk } from '../helpers/containers.js';
 import { removeDir } from '../helpers/images.js';
 import { verifyLimits, readLimits } from '../../src/daemon/containers/limits.js';
 import { hostSysInfo } from '../../src/daemon/containers/sysinfo.js';
@@ -52,11 +52,7 @@ function removeParent(): void {
   }
 }
 
-const ok = async (args: string[]) => {
-  const r = await b.docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-};
+const ok = (args: string[]) => dockerOk(b, args);
 const idOf = async (name: string) => {
   const id = (await ok(['inspect', '-f', '{{.Id}}', name])).trim();
   ids.push(id);

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
-import { importBusybox, leftovers } from '../helpers/containers.js';
+import { importBusybox, leftovers, dockerOk } from '../helpers/containers.js';
 import { diskState, removeDir } from '../helpers/images.js';
 
 let b: Berthd;
@@ -32,11 +32,7 @@ test.after.always(async () => {
   if (work) removeDir(work);
 });
 
-const ok = async (args: string[]) => {
-  const r = await b.docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-};
+const ok = (args: string[]) => dockerOk(b, args);
 const inspect = async (name: string) => JSON.parse(await ok(['inspect', name]))[0];
 /** A point in time for `docker events --since`, to the millisecond. */
 const now = () => (Date.now() / 1000).toFixed(3);

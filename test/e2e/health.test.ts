@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
-import { importBusybox, leftovers } from '../helpers/containers.js';
+import { importBusybox, leftovers, stopWithContainers, dockerOk } from '../helpers/containers.js';
 import { busyboxTar, removeDir } from '../helpers/images.js';
 
 let b: Berthd;
@@ -21,19 +21,11 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  if (b) {
-    const ids = (await b.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await b.docker(['rm', '-f', ...ids]);
-    await b.stop();
-  }
+  if (b) await stopWithContainers(b);
   if (work) removeDir(work);
 });
 
-const ok = async (args: string[]) => {
-  const r = await b.docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-};
+const ok = (args: string[]) => dockerOk(b, args);
 type Health = { Status: string; FailingStreak: number; Log: Array<{ Start: string; End: string; ExitCode: number; Output: string }> };
 const state = async (name: string) => JSON.parse(await ok(['inspect', '-f', '{{json .State}}', name])) as Record<string, unknown> & { Health?: Health };
 

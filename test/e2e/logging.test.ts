@@ -11,7 +11,7 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { runBerthd, startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
-import { importBusybox } from '../helpers/containers.js';
+import { importBusybox, stopWithContainers } from '../helpers/containers.js';
 import { removeDir } from '../helpers/images.js';
 
 let b: Berthd;
@@ -24,11 +24,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  if (b) {
-    const ids = (await b.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await b.docker(['rm', '-f', ...ids]);
-    await b.stop();
-  }
+  if (b) await stopWithContainers(b);
   if (work) removeDir(work);
 });
 

@@ -10,7 +10,7 @@ import test from 'ava';
 import { existsSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
-import { importBusybox, leftovers } from '../helpers/containers.js';
+import { importBusybox, leftovers, stopWithContainers, dockerOk } from '../helpers/containers.js';
 import { removeDir } from '../helpers/images.js';
 
 let b: Berthd;
@@ -23,19 +23,11 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  if (b) {
-    const ids = (await b.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await b.docker(['rm', '-f', ...ids]);
-    await b.stop();
-  }
+  if (b) await stopWithContainers(b);
   if (work) removeDir(work);
 });
 
-const ok = async (args: string[]) => {
-  const r = await b.docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-};
+const ok = (args: string[]) => dockerOk(b, args);
 const inspect = async (name: string) => JSON.parse(await ok(['inspect', name]))[0];
 const USAGE = "\n\nRun 'docker run --help' for more information\n";
 const runError = (msg: string) => `docker: Error response from daemon: ${msg}${USAGE}`;

@@ -7,7 +7,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
-import { importBusybox, leftovers } from '../helpers/containers.js';
+import { importBusybox, leftovers, stopWithContainers, dockerOk } from '../helpers/containers.js';
 import { removeDir } from '../helpers/images.js';
 
 let b: Berthd;
@@ -20,19 +20,11 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  if (b) {
-    const ids = (await b.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-    if (ids.length) await b.docker(['rm', '-f', ...ids]);
-    await b.stop();
-  }
+  if (b) await stopWithContainers(b);
   if (work) removeDir(work);
 });
 
-const ok = async (args: string[]) => {
-  const r = await b.docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-};
+const ok = (args: string[]) => dockerOk(b, args);
 const idOf = async (name: string) => (await ok(['inspect', '-f', '{{.Id}}', name])).trim();
 const cg = (controller: string, id: string, file: string) => readFileSync(`/sys/fs/cgroup/${controller}/berth/${id}/${file}`, 'utf8').trim();
 

@@ -10,7 +10,7 @@ import test from 'ava';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
-import { importBusybox, leftovers, mountsUnder } from '../helpers/containers.js';
+import { importBusybox, leftovers, mountsUnder, dockerOk } from '../helpers/containers.js';
 import { busyboxTar, removeDir } from '../helpers/images.js';
 
 let b: Berthd;
@@ -41,11 +41,7 @@ test.after.always(async () => {
   if (work) removeDir(work);
 });
 
-const ok = async (args: string[]) => {
-  const r = await b.docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-};
+const ok = (args: string[]) => dockerOk(b, args);
 const inspect = async (name: string) => JSON.parse(await ok(['inspect', name]))[0];
 const volumes = async () => (await ok(['volume', 'ls', '-q'])).split('\n').filter(Boolean).sort();
 const USAGE = "\n\nRun 'docker run --help' for more information\n";

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startBerthd, tempDir, waitFor, type Berthd } from '../helpers/berthd.js';
-import { importBusybox, leftovers, mountsUnder } from '../helpers/containers.js';
+import { importBusybox, leftovers, mountsUnder, dockerOk } from '../helpers/containers.js';
 import { removeDir } from '../helpers/images.js';
 
 let b: Berthd;
@@ -73,11 +73,7 @@ function naturalOrder(a: string, b: string): number {
   return x.length - y.length;
 }
 
-const ok = async (args: string[]) => {
-  const r = await b.docker(args);
-  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
-  return r.stdout;
-};
+const ok = (args: string[]) => dockerOk(b, args);
 const inspect = async (name: string) => JSON.parse(await ok(['inspect', name]))[0];
 const USAGE = "\n\nRun 'docker run --help' for more information\n";
 const HEX64 = /^[0-9a-f]{64}$/;

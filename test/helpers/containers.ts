@@ -54,3 +54,17 @@ export function leftovers(b: Berthd): { mounts: string[]; processes: string[]; b
     runc: ls(join(b.execRoot, 'runc')),
   };
 }
+
+/** dockerOk runs the docker CLI against a berthd and gives its stdout; a failure throws with its stderr. */
+export async function dockerOk(b: Berthd, args: string[], opts: { timeoutMs?: number } = {}): Promise<string> {
+  const r = await b.docker(args, opts);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** stopWithContainers removes every container a suite left (a failed test's), then stops the daemon. */
+export async function stopWithContainers(b: Berthd): Promise<void> {
+  const ids = (await b.docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+  if (ids.length) await b.docker(['rm', '-f', ...ids]);
+  await b.stop();
+}
