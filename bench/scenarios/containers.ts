@@ -92,22 +92,33 @@ export interface Measured {
   cut?: string;
 }
 
+/**
+ * containerTools checks what a scenario that runs containers needs — root, the docker CLI,
+ * runc and conmon — and says on stdout why it is skipped when something is missing.
+ */
+export async function containerTools(label: string): Promise<{ docker: string; runc: string; conmon: string } | { skipped: string }> {
+  if (process.getuid?.() !== 0) {
+    process.stdout.write(`${label}: skipped — berthd and runc need root: run the bench as root\n`);
+    return { skipped: 'not root' };
+  }
+  const docker = (await lstat('/usr/local/bin/docker').then(() => '/usr/local/bin/docker', () => null)) ?? (await which('docker'));
+  const runc = await which('runc');
+  const conmon = await which('conmon');
+  const missing = [!docker && 'docker (the CLI, /usr/local/bin/docker)', !runc && 'runc', !conmon && 'conmon'].filter(Boolean);
+  if (missing.length || !docker || !runc || !conmon) {
+    process.stdout.write(`${label}: skipped — not found: ${missing.join(', ')}\n`);
+    return { skipped: `not found: ${missing.join(', ')}` };
+  }
+  return { docker, runc, conmon };
+}
+
 export const containers: Scenario = {
   name: 'containers',
   description: '`docker run --rm busybox true` through berthd (sequential latency, 32 runs 8 at a time) beside bare `runc run` and, when installed, dockerd',
   async run({ repo }) {
-    if (process.getuid?.() !== 0) {
-      process.stdout.write('CONTAINERS: skipped — berthd and runc need root: run the bench as root\n');
-      return { skipped: 'not root' };
-    }
-    const docker = (await lstat('/usr/local/bin/docker').then(() => '/usr/local/bin/docker', () => null)) ?? (await which('docker'));
-    const runc = await which('runc');
-    const conmon = await which('conmon');
-    const missing = [!docker && 'docker (the CLI, /usr/local/bin/docker)', !runc && 'runc', !conmon && 'conmon'].filter(Boolean);
-    if (missing.length) {
-      process.stdout.write(`CONTAINERS: skipped — not found: ${missing.join(', ')}\n`);
-      return { skipped: `not found: ${missing.join(', ')}` };
-    }
+    const tools = await containerTools('CONTAINERS');
+    if ('skipped' in tools) return tools;
+    const { docker, runc } = tools;
 
     const tmp = await mkdtemp(join(tmpdir(), 'berth-bench-containers-'));
     const running: Running = { daemons: new Set(), tools: new Set(), stopping: false };

@@ -20,7 +20,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,11 +36,11 @@ import {
   table,
   tryRun,
   waitForPing,
-  which,
   type Row,
   type Scenario,
 } from '../lib.js';
 import {
+  containerTools,
   describe,
   dockerEnv,
   interrupted,
@@ -102,18 +102,9 @@ export const ops: Scenario = {
   name: 'ops',
   description: '`docker exec`, stats (one-shot), pause+unpause, diff, commit and cp (~105 MB in and out) on a running container through berthd and, when installed, dockerd, beside runc exec/pause/resume and host tar',
   async run({ repo }) {
-    if (process.getuid?.() !== 0) {
-      process.stdout.write('OPS: skipped — berthd and runc need root: run the bench as root\n');
-      return { skipped: 'not root' };
-    }
-    const docker = (await lstat('/usr/local/bin/docker').then(() => '/usr/local/bin/docker', () => null)) ?? (await which('docker'));
-    const runc = await which('runc');
-    const conmon = await which('conmon');
-    const missing = [!docker && 'docker (the CLI, /usr/local/bin/docker)', !runc && 'runc', !conmon && 'conmon'].filter(Boolean);
-    if (missing.length) {
-      process.stdout.write(`OPS: skipped — not found: ${missing.join(', ')}\n`);
-      return { skipped: `not found: ${missing.join(', ')}` };
-    }
+    const tools = await containerTools('OPS');
+    if ('skipped' in tools) return tools;
+    const { docker, runc } = tools;
 
     const tmp = await mkdtemp(join(tmpdir(), 'berth-bench-ops-'));
     const running: Running = { daemons: new Set(), tools: new Set(), stopping: false };
