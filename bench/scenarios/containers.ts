@@ -120,15 +120,7 @@ export const containers: Scenario = {
     if ('skipped' in tools) return tools;
     const { docker, runc } = tools;
 
-    const tmp = await mkdtemp(join(tmpdir(), 'berth-bench-containers-'));
-    const running: Running = { daemons: new Set(), tools: new Set(), stopping: false };
-    const notes: string[] = [];
-    let printed = 0;
-    const printNotes = () => {
-      for (const n of notes.slice(printed)) process.stdout.write(`note: ${n}\n`);
-      printed = notes.length;
-    };
-    const hostPaths: { current: HostPaths | null } = { current: null };
+    const { tmp, running, notes, printNotes, hostPaths } = await scenarioState('containers');
     // Runs once, whether called on Ctrl-C (via cleanups), in finally, or both: the second call
     // waits for the first. From its start nothing new is spawned.
     let cleaning: Promise<void> | null = null;
@@ -191,11 +183,7 @@ export const containers: Scenario = {
           measured.push(...r.rows);
           return { startMs, ...r.info, logLines: log.count() };
         } finally {
-          const exit = await stopChild(b.child, 30_000);
-          running.daemons.delete(b.child);
-          if (exit !== 0) notes.push(`berthd exited with ${exit} on SIGTERM (expected 0):\n${b.log()}`);
-          notes.push(...log.notes('berthd'));
-          notes.push(...(await reapLeftovers(dir, runc!, 'after berthd stopped')));
+          await stopBenchBerthd(b.child, b.log, log, dir, runc!, running, notes);
         }
       });
 
@@ -519,6 +507,39 @@ export function dockerEnv(sock: string, tmp: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: join(tmp, 'docker-config'), DOCKER_CLI_HINTS: 'false' };
   for (const k of ['DOCKER_CONTEXT', 'DOCKER_TLS_VERIFY', 'DOCKER_CERT_PATH', 'DOCKER_API_VERSION']) delete env[k];
   return env;
+}
+
+/**
+ * scenarioState is what every container scenario keeps while it runs: its temp dir, the
+ * processes it started (for the clean-up), notes printed as they come, and the host paths a
+ * reference dockerd makes outside its dirs.
+ */
+export async function scenarioState(name: string) {
+  const tmp = await mkdtemp(join(tmpdir(), `berth-bench-${name}-`));
+  const running: Running = { daemons: new Set(), tools: new Set(), stopping: false };
+  const notes: string[] = [];
+  let printed = 0;
+  const printNotes = () => {
+    for (const n of notes.slice(printed)) process.stdout.write(`note: ${n}\n`);
+    printed = notes.length;
+  };
+  const hostPaths: { current: HostPaths | null } = { current: null };
+  return { tmp, running, notes, printNotes, hostPaths };
+}
+
+/**
+ * stopBenchBerthd ends a scenario's berthd by its pid and notes what went wrong: its exit, its
+ * log, what it left. Resolves with how long the stop itself took (ms).
+ */
+export async function stopBenchBerthd(child: ChildProcess, berthLog: () => string, log: ReturnType<typeof watchLog>, dir: string, runc: string, running: Running, notes: string[]): Promise<number> {
+  const t0 = Date.now();
+  const exit = await stopChild(child, 30_000);
+  const ms = Date.now() - t0;
+  running.daemons.delete(child);
+  if (exit !== 0) notes.push(`berthd exited with ${exit} on SIGTERM (expected 0):\n${berthLog()}`);
+  notes.push(...log.notes('berthd'));
+  notes.push(...(await reapLeftovers(dir, runc, 'after berthd stopped')));
+  return ms;
 }
 
 /** watchLog counts a daemon's error and warning lines (logfmt `level=…`) and keeps a few distinct ones. */

@@ -24,9 +24,8 @@
  * dockerd leaves docker0 and its chains by design, and they are removed here. No traffic but
  * to loopback and to the containers it starts.
  */
-import { readdir, readFile, writeFile, mkdir, mkdtemp, lstat } from 'node:fs/promises';
+import { readdir, readFile, writeFile, mkdir, lstat } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   cleanups,
@@ -63,8 +62,9 @@ import {
   record,
   runTimed,
   startDockerd,
+  scenarioState,
+  stopBenchBerthd,
   watchLog,
-  type HostPaths,
   type Image,
   type Measured,
   type RunResult,
@@ -105,15 +105,7 @@ export const network: Scenario = {
     const runc = tools.runc!;
 
     const hostAtStart = await snapshotNet();
-    const tmp = await mkdtemp(join(tmpdir(), 'berth-bench-network-'));
-    const running: Running = { daemons: new Set(), tools: new Set(), stopping: false };
-    const notes: string[] = [];
-    let printed = 0;
-    const printNotes = () => {
-      for (const n of notes.slice(printed)) process.stdout.write(`note: ${n}\n`);
-      printed = notes.length;
-    };
-    const hostPaths: { current: HostPaths | null } = { current: null };
+    const { tmp, running, notes, printNotes, hostPaths } = await scenarioState('network');
     /** The host's network as it was before the daemon now running started, and how to put it back. */
     const netPhase: { current: { before: NetSnapshot; owner: Owner; pid: number | undefined; done?: Promise<string[]> } | null } = { current: null };
     // Runs putBack once per daemon, whether from the phase's finally or from a cleanup (Ctrl-C) racing it.
@@ -192,13 +184,7 @@ export const network: Scenario = {
           Object.assign(info, r.info, { logLines: log.count() });
           return info;
         } finally {
-          const stopT0 = Date.now();
-          const exit = await stopChild(b.child, 30_000);
-          info.stopMs = Date.now() - stopT0;
-          running.daemons.delete(b.child);
-          if (exit !== 0) notes.push(`berthd exited with ${exit} on SIGTERM (expected 0):\n${b.log()}`);
-          notes.push(...log.notes('berthd'));
-          notes.push(...(await reapLeftovers(dir, runc, 'after berthd stopped')));
+          info.stopMs = await stopBenchBerthd(b.child, b.log, log, dir, runc, running, notes);
           const left = await settleNet();
           info.leftOnHost = left;
           notes.push(...left);

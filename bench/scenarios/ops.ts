@@ -20,9 +20,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   cleanups,
@@ -41,6 +40,8 @@ import {
 } from '../lib.js';
 import {
   containerTools,
+  scenarioState,
+  stopBenchBerthd,
   describe,
   dockerEnv,
   interrupted,
@@ -52,7 +53,6 @@ import {
   runTimed,
   startDockerd,
   watchLog,
-  type HostPaths,
   type RunResult,
   type Running,
 } from './containers.js';
@@ -106,15 +106,7 @@ export const ops: Scenario = {
     if ('skipped' in tools) return tools;
     const { docker, runc } = tools;
 
-    const tmp = await mkdtemp(join(tmpdir(), 'berth-bench-ops-'));
-    const running: Running = { daemons: new Set(), tools: new Set(), stopping: false };
-    const notes: string[] = [];
-    let printed = 0;
-    const printNotes = () => {
-      for (const n of notes.slice(printed)) process.stdout.write(`note: ${n}\n`);
-      printed = notes.length;
-    };
-    const hostPaths: { current: HostPaths | null } = { current: null };
+    const { tmp, running, notes, printNotes, hostPaths } = await scenarioState('ops');
     const bare: { started: boolean } = { started: false };
     let cleaning: Promise<void> | null = null;
     const cleanup = () => (cleaning ??= cleanupOnce());
@@ -184,11 +176,7 @@ export const ops: Scenario = {
           const info = await daemonOps('berthd', 'berthd', docker!, sock, tmp, image.tar, tree, running, notes, lat, cps);
           return { startMs, ...info, logLines: log.count() };
         } finally {
-          const exit = await stopChild(b.child, 30_000);
-          running.daemons.delete(b.child);
-          if (exit !== 0) notes.push(`berthd exited with ${exit} on SIGTERM (expected 0):\n${b.log()}`);
-          notes.push(...log.notes('berthd'));
-          notes.push(...(await reapLeftovers(dir, runc!, 'after berthd stopped')));
+          await stopBenchBerthd(b.child, b.log, log, dir, runc!, running, notes);
         }
       });
 
